@@ -23,6 +23,7 @@ import numpy as np
 from qa.types import Chunk
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # its index build logs at DEBUG to the root handler
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"

@@ -74,7 +74,8 @@ class Answer:
     passages: list[Passage] = field(default_factory=list, repr=False)  # retrieved, best first
 
     def to_dict(self, with_passages: bool = False) -> dict:
+        """JSON-ready; the span is under ``answer`` (empty when refused)."""
         d = asdict(self)
         if not with_passages:
             d.pop("passages")
-        return d
+        return {"answer": d.pop("text"), **d}

@@ -33,3 +33,24 @@ def reader_path() -> Path:
     if not (READER / "config.json").exists():
         pytest.fail(f"the shipped reader is missing from {READER}: it is part of the repo")
     return READER
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory, reader_path):
+    """Settings for an index of corpus/ built once in a temp folder."""
+    from qa.config import Settings
+    from qa.pipeline import Pipeline
+
+    s = Settings.from_env({}).with_overrides(
+        corpus=(CORPUS,), index_dir=tmp_path_factory.mktemp("seed-index"), reader_model=reader_path
+    )
+    report = Pipeline(s).index(progress=False)
+    assert report.articles == 1 and report.chunks > 0
+    return s
+
+
+@pytest.fixture(scope="session")
+def seed_pipeline(seed_settings):
+    from qa.pipeline import Pipeline
+
+    return Pipeline(seed_settings)
