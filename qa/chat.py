@@ -125,7 +125,7 @@ def launch(settings: Settings | None = None, refresh: bool = True, block: bool =
         print(f"Indexing {', '.join(map(str, settings.corpus))} …", flush=True)
         status = pipeline.index(progress=True).summary()
         print(status, flush=True)
-    pipeline.check_ready()
+    pipeline.warm_up()
     demo = build_app(pipeline, status)
     print(f"Chat on http://{settings.host}:{settings.port}", flush=True)
     demo.queue().launch(server_name=settings.host, server_port=settings.port, css=CSS,

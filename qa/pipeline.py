@@ -71,6 +71,13 @@ class Pipeline:
                 "model folder, or train one with `qa train-reader`"
             )
 
+    def warm_up(self) -> None:
+        """Load the index and both models now, so the first question is not the slow one."""
+        self.check_ready()
+        _ = self.retriever
+        self.embedder.encode(["warm up"])
+        self.reader.load()
+
     def ask(self, question: str, k: int | None = None) -> Answer:
         question = (question or "").strip()
         if not question:
