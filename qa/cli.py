@@ -19,6 +19,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk-tokens", type=int, help="hard cap of tokens per chunk (QA_CHUNK_TOKENS; default 160)")
     g.add_argument("--threshold", dest="null_threshold", type=float,
                    help="no-answer threshold on span-minus-null score (QA_NULL_THRESHOLD; default: the model's)")
+    g.add_argument("--int8", dest="reader_int8", action="store_const", const=True,
+                   help="quantize the reader to int8 on load (QA_READER_INT8)")
     g.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
 
 
@@ -63,6 +65,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         embedder=getattr(args, "embedder", None),
         chunk_tokens=getattr(args, "chunk_tokens", None),
         null_threshold=getattr(args, "null_threshold", None),
+        reader_int8=getattr(args, "reader_int8", None),
         top_k=getattr(args, "k", None),
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),

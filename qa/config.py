@@ -27,6 +27,7 @@ ENV = {
     "top_k": "QA_TOP_K",
     "candidates": "QA_CANDIDATES",
     "null_threshold": "QA_NULL_THRESHOLD",
+    "reader_int8": "QA_READER_INT8",
     "embed_batch": "QA_EMBED_BATCH",
     "host": "QA_HOST",
     "port": "QA_PORT",
@@ -45,6 +46,7 @@ class Settings:
     top_k: int = 5  # passages given to the reader
     candidates: int = 50  # per retriever, before fusion
     null_threshold: float | None = None  # None: the value stored with the reader
+    reader_int8: bool = False  # dynamic int8 quantization of the reader (faster; see the model card)
     embed_batch: int = 64
     host: str = "127.0.0.1"
     port: int = 7860
@@ -86,4 +88,8 @@ def _parse(name: str, raw: str):
         return int(raw)
     if name == "null_threshold":
         return float(raw)
+    if name == "reader_int8":
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError("expected 1/0, true/false or yes/no")
+        return raw.lower() in ("1", "true", "yes")
     return raw

@@ -34,7 +34,7 @@ class Pipeline:
         self.store = IndexStore(s.index_dir)
         self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch)
         self.chunker = Chunker(s.embedder_path(), max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
-        self.reader = Reader(s.reader_model, null_threshold=s.null_threshold)
+        self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, int8=s.reader_int8)
         self._data: IndexData | None = None
         self._retriever: HybridRetriever | None = None
 
