@@ -121,6 +121,12 @@ def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
 def model_card(meta: dict) -> str:
     d = meta["dev"]
     s = meta["settings"]
+    history = "\n".join(
+        f"| {h['epoch']} | {h['dev']['exact']:.2f} | {h['dev']['f1']:.2f} | "
+        f"{h['dev'].get('HasAns_f1', float('nan')):.2f} | {h['dev'].get('NoAns_accuracy', float('nan')):.2f} |"
+        for h in meta.get("history", [])
+    )
+    notes = f"\n## Notes\n{meta['notes']}\n" if meta.get("notes") else ""
     return f"""---
 license: cc-by-sa-4.0
 base_model: sentence-transformers/all-MiniLM-L6-v2
@@ -143,7 +149,7 @@ are these weights as a derived work.
 
 | setting | value |
 |---|---|
-| epochs run / chosen | {s['epochs']} / {meta['epoch']} |
+| epochs in the LR schedule / exported | {s['epochs']} / {meta['epoch']} (the best on dev so far) |
 | learning rate, warm-up, decay | {s['lr']}, {s['warmup']} of steps, linear; weight decay {s['weight_decay']} |
 | batch size | {s['batch_size']} |
 | max length / stride | {s['max_length']} / {s['stride']} tokens |
@@ -160,7 +166,13 @@ chosen on dev and stored in `reader.json`.
 | {d['exact']:.2f} | {d['f1']:.2f} | {d.get('HasAns_exact', float('nan')):.2f} | {d.get('HasAns_f1', float('nan')):.2f} | {d.get('NoAns_accuracy', float('nan')):.2f} |
 
 Reproduce: `qa eval ../shared/data/squad/dev.json --reader-only`.
-"""
+
+Dev F1 after each epoch (threshold re-chosen each time):
+
+| epoch | EM | F1 | HasAns F1 | NoAns accuracy |
+|---|---|---|---|---|
+{history}
+{notes}"""
 
 
 def train(settings: TrainSettings, command: str, threads: int) -> dict:
