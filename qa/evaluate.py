@@ -444,9 +444,10 @@ def run(args: argparse.Namespace, settings: Settings, *, pipeline: Any = None) -
                               for a in ("articles", "chunks", "skipped", "duplicates", "embedded", "removed")}
             extra["index"]["summary"] = report.summary()
             print(report.summary(), file=sys.stderr)
-        check_ready = getattr(pipeline, "check_ready", None)
-        if callable(check_ready):
-            check_ready()  # a missing index or model fails here, with what to do, not mid-run
+        # Fail early on a missing index or model, and load both before timing anything.
+        prepare = getattr(pipeline, "warm_up", None) or getattr(pipeline, "check_ready", None)
+        if callable(prepare):
+            prepare()
         extra["k"] = k
         results = run_end_to_end(pipeline, questions, k)
         stored = getattr(getattr(pipeline, "reader", None), "null_threshold", None)
@@ -466,14 +467,3 @@ def run(args: argparse.Namespace, settings: Settings, *, pipeline: Any = None) -
         print(f"\nreport: {out_dir / 'report.md'}")
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (``python -m qa.evaluate``) until the CLI registers ``qa eval``."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="qa eval", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv), Settings.from_env())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -95,7 +95,10 @@ class Indexer:
         report.added = len(new_ids - old_ids)
         report.removed = len(old_ids - new_ids)
         report.articles = len(articles)
-        if old is not None and not report.added and not report.removed:
+        moved = old is not None and any(
+            a.id in old.articles and old.articles[a.id] != _meta(a, old.articles[a.id].chunks) for a in articles
+        )  # same content under a new path, title or date: rewrite metadata, embed nothing
+        if old is not None and not report.added and not report.removed and not moved:
             report.up_to_date = True
             report.chunks = len(old.chunks)
             report.seconds = time.time() - t0

@@ -126,3 +126,13 @@ def test_reciprocal_rank_fusion():
     ids = [i for i, _ in fused]
     assert ids == [1, 3, 2]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_moved_file_updates_its_source_without_embedding(tmp_path, corpus, embedder, embedder_path):
+    root = tmp_path / "index"
+    make_indexer(root, embedder, embedder_path).run([corpus], progress=False)
+    (corpus / "b.txt").rename(corpus / "bank.txt")
+    report = make_indexer(root, embedder, embedder_path).run([corpus], progress=False)
+    assert not report.up_to_date and report.embedded == 0 and report.added == report.removed == 0
+    sources = {a.title: a.source for a in IndexStore(root).load().articles.values()}
+    assert sources["Central bank holds rates"].endswith("bank.txt")
