@@ -23,7 +23,6 @@ import numpy as np
 from qa.types import Chunk
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # its index build logs at DEBUG to the root handler
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -61,14 +60,21 @@ class IndexData:
         return self._vectors
 
 
+def _bm25s():
+    """bm25s, quietened: it sets its own logger to DEBUG on import, which floods the console."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def lexical_text(title: str, chunk_text: str) -> str:
     """The text both retrievers see: the title gives short chunks their topic."""
     return f"{title}\n{chunk_text}" if title else chunk_text
 
 
 def bm25_tokenize(texts: list[str]) -> list[list[str]]:
-    import bm25s
-
+    bm25s = _bm25s()
     try:
         import Stemmer
 
@@ -101,9 +107,9 @@ class IndexStore:
         return json.loads((version / "manifest.json").read_text(encoding="utf-8"))
 
     def load(self) -> IndexData:
-        import bm25s
         import faiss
 
+        bm25s = _bm25s()
         version = self.current()
         if version is None:
             raise FileNotFoundError(f"no index in {self.root}: run `qa index PATH...` first")
@@ -129,9 +135,9 @@ class IndexStore:
         self, manifest: dict, articles: list[ArticleMeta], chunks: list[Chunk], vectors: np.ndarray
     ) -> Path:
         """Write a complete new version, then point CURRENT at it."""
-        import bm25s
         import faiss
 
+        bm25s = _bm25s()
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         self.root.mkdir(parents=True, exist_ok=True)
