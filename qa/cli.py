@@ -1,4 +1,4 @@
-"""The `qa` command: index, ask, serve, eval, train-reader."""
+"""The `qa` command: index, ask, serve, eval, train-reader, synth-questions."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     sub.add_parser("train-reader", help="train the extractive reader (see `qa train-reader --help`)",
+                   add_help=False)
+    sub.add_parser("synth-questions", help="make cloze-style training questions from articles (see --help)",
                    add_help=False)
     return parser
 
@@ -134,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         from qa.train import main as train_main
 
         return train_main(argv[1:])
+    if argv and argv[0] == "synth-questions":
+        from qa.synth import main as synth_main
+
+        return synth_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

