@@ -48,6 +48,7 @@ class TrainSettings:
     seed: int = 42
     limit: int = 0  # use only the first N train/dev examples (smoke runs)
     checkpoint_every: int = 25
+    null_weight: float = 1.0  # loss weight of windows whose target is "no answer"
 
 
 def default_base() -> str:
@@ -98,6 +99,20 @@ def batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
         out.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
     rng.shuffle(out)
     return out
+
+
+def span_loss(start_logits, end_logits, starts, ends, null_weight: float = 1.0):
+    """Mean of start and end cross-entropy (as transformers computes it), with null targets weighted.
+
+    A weight above 1 makes the no-answer position count more, to push the model
+    towards refusing when no span is supported.
+    """
+    import torch.nn.functional as F
+
+    per = (F.cross_entropy(start_logits, starts, reduction="none")
+           + F.cross_entropy(end_logits, ends, reduction="none")) / 2
+    w = 1.0 + (null_weight - 1.0) * (starts == 0).float()
+    return (per * w).sum() / w.sum()
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -292,15 +307,15 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
                 input_ids=ids,
                 attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)),
                 token_type_ids=torch.from_numpy(pad_batch([enc["token_type_ids"][i] for i in idx], 0)),
-                start_positions=torch.tensor([start_pos[i] for i in idx]),
-                end_positions=torch.tensor([end_pos[i] for i in idx]),
             )
-            out.loss.backward()
+            loss = span_loss(out.start_logits, out.end_logits, torch.tensor([start_pos[i] for i in idx]),
+                             torch.tensor([end_pos[i] for i in idx]), settings.null_weight)
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()
             sched.step()
             optim.zero_grad(set_to_none=True)
-            running.append(out.loss.item())
+            running.append(loss.item())
             state["step_in_epoch"] = b + 1
             state["global_step"] += 1
             if state["global_step"] % settings.checkpoint_every == 0 or b + 1 == len(plan):
@@ -359,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-dir", default="runs/reader", help="checkpoints and log.jsonl; rerun to resume")
     for name, typ in [("epochs", int), ("lr", float), ("batch-size", int), ("max-length", int), ("stride", int),
                       ("max-answer-tokens", int), ("warmup", float), ("weight-decay", float), ("seed", int),
-                      ("limit", int), ("checkpoint-every", int)]:
+                      ("limit", int), ("checkpoint-every", int), ("null-weight", float)]:
         field_name = name.replace("-", "_")
         p.add_argument(f"--{name}", type=typ, default=TrainSettings.__dataclass_fields__[field_name].default)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -372,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
         stride=args.stride, max_answer_tokens=args.max_answer_tokens, warmup=args.warmup,
         weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, checkpoint_every=args.checkpoint_every,
+        null_weight=args.null_weight,
     )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

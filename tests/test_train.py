@@ -92,3 +92,23 @@ def test_missing_extra_training_file_is_a_usage_error(tmp_path, capsys):
         main(["--train", str(train), "--dev", str(train), "--extra-train", str(tmp_path / "nope.json"),
               "--run-dir", str(tmp_path / "run")])
     assert "nope.json does not exist" in capsys.readouterr().err
+
+
+def test_span_loss_matches_transformers_and_weights_null_targets():
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    from qa.train import span_loss
+
+    torch.manual_seed(0)
+    model = BertForQuestionAnswering(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                num_attention_heads=2, intermediate_size=32)).eval()
+    ids = torch.randint(1, 50, (4, 12))
+    starts, ends = torch.tensor([0, 3, 0, 5]), torch.tensor([0, 4, 0, 7])
+    out = model(input_ids=ids, start_positions=starts, end_positions=ends)
+    assert span_loss(out.start_logits, out.end_logits, starts, ends).item() == pytest.approx(out.loss.item(), rel=1e-4)
+    # Weighting null targets moves the loss towards their (here: larger or smaller) share.
+    null_only = span_loss(out.start_logits[[0, 2]], out.end_logits[[0, 2]], starts[[0, 2]], ends[[0, 2]])
+    base = span_loss(out.start_logits, out.end_logits, starts, ends)
+    heavy = span_loss(out.start_logits, out.end_logits, starts, ends, null_weight=100.0)
+    assert abs(heavy.item() - null_only.item()) < abs(base.item() - null_only.item())
