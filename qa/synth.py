@@ -213,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     items = generate(args.paths, args.max_questions, args.per_article, args.unanswerable, args.seed)
-    for c in items:  # every answer must sit exactly where its offset says
-        assert not c.answer or c.context[c.answer_start:c.answer_start + len(c.answer)] == c.answer, c.id
+    for c in items:  # every answer must sit exactly where its offset says, or training learns garbage
+        if c.answer and c.context[c.answer_start:c.answer_start + len(c.answer)] != c.answer:
+            raise RuntimeError(f"question {c.id}: answer {c.answer!r} is not at offset {c.answer_start}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
