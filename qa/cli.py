@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 from pathlib import Path
 
 from qa.config import Settings
+
+
+# Training tools with their own argument parsers: `qa NAME ...` hands the rest to MODULE.main.
+PASSTHROUGH = {
+    "train-reader": ("qa.train", "train the extractive reader"),
+    "synth-questions": ("qa.synth", "make cloze-style training questions from articles"),
+}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -52,10 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_arguments(p)
     _common(p)
 
-    sub.add_parser("train-reader", help="train the extractive reader (see `qa train-reader --help`)",
-                   add_help=False)
-    sub.add_parser("synth-questions", help="make cloze-style training questions from articles (see --help)",
-                   add_help=False)
+    for name, (_, help_text) in PASSTHROUGH.items():  # they parse their own flags
+        sub.add_parser(name, help=f"{help_text} (see `qa {name} --help`)", add_help=False)
     return parser
 
 
@@ -132,14 +138,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "train-reader":
-        from qa.train import main as train_main
-
-        return train_main(argv[1:])
-    if argv and argv[0] == "synth-questions":
-        from qa.synth import main as synth_main
-
-        return synth_main(argv[1:])
+    if argv and argv[0] in PASSTHROUGH:
+        return importlib.import_module(PASSTHROUGH[argv[0]][0]).main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

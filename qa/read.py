@@ -96,6 +96,12 @@ def quantize_int8(model: Any) -> Any:
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def read_meta(model_path: str | Path) -> dict:
+    """The decoding settings and provenance stored with one of our readers ({} for other QA models)."""
+    path = Path(model_path) / READER_META
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 class Reader:
     """Extractive QA over passages with a transformers QA model; loads lazily."""
 
@@ -151,10 +157,7 @@ class Reader:
                 f"reader model folder {path} has no config.json: train one with "
                 "`qa train-reader` or set QA_READER_MODEL to a QA model"
             )
-        meta: dict = {}
-        if (path / READER_META).exists():
-            meta = json.loads((path / READER_META).read_text(encoding="utf-8"))
-        self._fill_defaults(meta)
+        self._fill_defaults(read_meta(path))
         log.info("loading reader from %s", path)
         self._tokenizer = AutoTokenizer.from_pretrained(str(path))
         # Weights ship in fp16 to keep the repo small; CPUs lack fast fp16 kernels, so upcast.

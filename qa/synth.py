@@ -25,8 +25,6 @@ from pathlib import Path
 from qa.chunk import split_sentences
 from qa.types import Article
 
-log = logging.getLogger("qa.synth")
-
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
            "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
 _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -49,7 +47,8 @@ _NOT_NAMES = set(f"{_MONTHS}|{_DAYS}".split("|")) | {
     "There", "Its", "His", "Her", "Their", "If", "As", "For", "Mr", "Mrs", "Ms", "Dr", "Whilst", "While",
     "When", "After", "Before", "Although", "So", "Some", "Many", "Most", "What", "Why", "How", "Who",
 }
-_QUOTES = "\"“”‘’'"
+_DOUBLE_QUOTES = "\"“”"
+_QUOTES = _DOUBLE_QUOTES + "‘’'"
 _LEAD = re.compile(r"^(?:But|And|However|Meanwhile|Also|So|Still|Yet|Now),? ", re.I)
 
 
@@ -143,7 +142,7 @@ def questions_for(article: Article, rng: random.Random, per_article: int, unansw
     text = article.text
     passages = _passages(text, max_chars)
     sentences = [(a, b) for a, b in split_sentences(text)
-                 if 6 <= len(text[a:b].split()) <= 45 and not any(q in text[a:b] for q in _QUOTES[:3])]
+                 if 6 <= len(text[a:b].split()) <= 45 and not any(q in text[a:b] for q in _DOUBLE_QUOTES)]
     rng.shuffle(sentences)
     out: list[Cloze] = []
     for sa, sb in sentences:
@@ -188,8 +187,7 @@ def to_squad(items: list[Cloze]) -> dict:
 def generate(paths: list[str], max_questions: int, per_article: int, unanswerable: float, seed: int) -> list[Cloze]:
     from qa.ingest import load_articles
 
-    report = load_articles(paths)
-    log.info("%s", report.summary())
+    report = load_articles(paths)  # logs its own summary, skips included
     rng = random.Random(seed)
     articles = list(report.articles)
     rng.shuffle(articles)

@@ -18,12 +18,12 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from qa.read import READER_META, Reader, encode, pad_batch
+from qa.read import READER_META, Reader, encode, pad_batch, read_meta
 from qa.squad import SquadExample, best_threshold, evaluate_at, load_squad, predict_squad
 
 log = logging.getLogger("qa.train")
@@ -59,10 +59,9 @@ def default_base() -> str:
 
 def parent_meta(base: str) -> dict | None:
     """When training continues from one of our own readers, keep its recipe for the model card."""
-    path = Path(base) / READER_META
-    if not path.exists():
+    meta = read_meta(base)
+    if not meta:
         return None
-    meta = json.loads(path.read_text(encoding="utf-8"))
     keys = ("command", "epoch", "dev", "null_threshold", "train_seconds", "history", "parent")
     return {k: meta[k] for k in keys if k in meta}
 
@@ -382,13 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.train, args.dev, args.extra_train):
         if path and not Path(path).exists():
             p.error(f"{path} does not exist")
-    settings = TrainSettings(
-        train=args.train, dev=args.dev, extra_train=args.extra_train, base=args.base or default_base(), out=args.out, run_dir=args.run_dir,
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
-        stride=args.stride, max_answer_tokens=args.max_answer_tokens, warmup=args.warmup,
-        weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, checkpoint_every=args.checkpoint_every,
-        null_weight=args.null_weight,
-    )
+    flags = {f.name: getattr(args, f.name) for f in fields(TrainSettings) if f.name != "base"}
+    settings = TrainSettings(base=args.base or default_base(), **flags)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = "qa train-reader " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
