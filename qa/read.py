@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from qa.decode import SpanCandidate, confidence, decode
 log = logging.getLogger(__name__)
 
 READER_META = "reader.json"
+_SENTENCE_START = re.compile(r"(?:[.!?]\s|\n)\S")  # matched just before a token start
+MAX_QUESTION_TOKENS = 64  # SQuAD questions run to ~30 tokens; the rest of a 256-token window is passage
 
 
 @dataclass
@@ -54,14 +57,62 @@ class ReadResult:
         return self.texts[cand.passage][cand.start : cand.end] if cand else ""
 
 
+def question_budget(max_length: int, stride: int) -> int:
+    """Question tokens allowed in a window: ``MAX_QUESTION_TOKENS``, less if the window is small.
+
+    The context part of each window must stay longer than the stride, or the
+    tokenizer cannot make overlapping windows (3 special tokens, 1 spare).
+    """
+    return max(1, min(MAX_QUESTION_TOKENS, max_length - stride - 4))
+
+
+def fit_questions(tokenizer: Any, questions: list[str], budget: int) -> list[str]:
+    """Each question cut to its last ``budget`` tokens, at a token boundary.
+
+    A long paste usually ends with the question itself ("…article text…
+    So what did Pakistan agree to?"), so the end is what is kept.
+    """
+    out = [q.strip() for q in questions]
+    # No tokenizer makes more tokens than characters: only longer questions need a look.
+    long = [i for i, q in enumerate(out) if len(q) > budget]
+    if not long:
+        return out
+    enc = tokenizer([out[i] for i in long], add_special_tokens=False, return_offsets_mapping=True)
+    for i, offsets in zip(long, enc["offset_mapping"]):
+        if len(offsets) <= budget:
+            continue
+        out[i] = out[i][_cut(out[i], [a for a, _ in offsets[len(offsets) - budget :]]) :].strip()
+    return out
+
+
+def _cut(q: str, starts: list[int]) -> int:
+    """Where to cut a long question, given the start offsets of the tokens that fit.
+
+    The start of the sentence holding the last '?' when it fits ("… So what did
+    Pakistan agree to?"), else the first sentence start, else the first word
+    start: whole words tokenize as they did, so the cut never adds tokens.
+    """
+    sentences = [a for a in starts if a > 0 and _SENTENCE_START.match(q, max(a - 2, 0), a + 1)]
+    last_q = q.rfind("?")
+    asking = [a for a in sentences if a < last_q]
+    if asking:
+        return asking[-1]
+    if sentences:
+        return sentences[0]
+    return next((a for a in starts if a == 0 or q[a - 1].isspace()), starts[0])
+
+
 def encode(tokenizer: Any, questions: list[str], contexts: list[str], max_length: int, stride: int):
     """Question + context windows with stride, offsets and a context-token mask.
 
     The same featurisation serves training and inference, so the model sees
-    at run time exactly what it was trained on.
+    at run time exactly what it was trained on. Questions longer than
+    ``question_budget`` tokens keep their end (training questions are far
+    shorter, so training is unchanged).
     """
+    budget = question_budget(max_length, stride)
     enc = tokenizer(
-        [q.strip() for q in questions],
+        fit_questions(tokenizer, questions, budget),
         contexts,
         truncation="only_second",
         max_length=max_length,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,27 @@ class Citation:
 
 
 @dataclass
+class Finding:
+    """One distinct answer span (one per sentence), with the passage that says it."""
+
+    text: str
+    score: float  # confidence in [0, 1], same scale as Answer.score
+    citation: Citation
+
+    def to_dict(self) -> dict:
+        """Flat: the span, its confidence and the citation's fields (not its retrieval score)."""
+        c = asdict(self.citation)
+        c.pop("score")
+        return {"text": self.text, "score": self.score, **c}
+
+
+@dataclass
 class Answer:
-    """What the user gets back: the span, a confidence, and where it is written."""
+    """What the user gets back: the span, a confidence, and where it is written.
+
+    ``findings`` lists every distinct span that answers the question (best
+    first, see ``qa.findings``); ``text`` is the first one's text.
+    """
 
     question: str
     text: str  # empty when the articles do not answer the question
@@ -72,10 +93,92 @@ class Answer:
     alternatives: list[dict] = field(default_factory=list)  # other spans: text, score, article
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     passages: list[Passage] = field(default_factory=list, repr=False)  # retrieved, best first
+    findings: list[Finding] = field(default_factory=list)
+    resolved_question: str = ""  # the question actually answered (a follow-up rewritten); default: question
+
+    def __post_init__(self) -> None:
+        if not self.resolved_question:
+            self.resolved_question = self.question
 
     def to_dict(self, with_passages: bool = False) -> dict:
-        """JSON-ready; the span is under ``answer`` (empty when refused)."""
+        """JSON-ready; the span is under ``answer`` (empty when refused), findings are flat objects."""
         d = asdict(self)
         if not with_passages:
             d.pop("passages")
+        d["findings"] = [f.to_dict() for f in self.findings]
         return {"answer": d.pop("text"), **d}
+
+
+class ArticleLike(Protocol):
+    """What a filter needs of an article's metadata (``qa.index.ArticleMeta`` has it)."""
+
+    date: str | None
+    source: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles a question may be answered from.
+
+    Dates compare on the article's ISO date (its first 10 characters). When a
+    date bound is set, articles without a date are excluded: we cannot tell
+    whether they fall in the range, and showing them would look like a broken
+    filter. ``sources`` are case-insensitive substrings matched against the
+    article's source (file path, '#N' for a record) and its URL; any one
+    matching is enough. ``Pipeline.sources()`` lists labels that work here.
+    """
+
+    since: str | None = None  # ISO date YYYY-MM-DD, inclusive
+    until: str | None = None  # inclusive
+    sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and not str(value).strip():
+                value = None
+            if value is not None:
+                value = _iso_date(str(value).strip(), name)
+            object.__setattr__(self, name, value)
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"the date range is empty: since {self.since} is after until {self.until}")
+        if isinstance(self.sources, str):
+            raw: tuple = (self.sources,)
+        else:
+            raw = tuple(self.sources or ())
+        object.__setattr__(self, "sources", tuple(s.strip().lower() for s in raw if s and s.strip()))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+    def matches(self, meta: ArticleLike) -> bool:
+        if self.since or self.until:
+            day = article_day(meta.date)
+            if day is None:
+                return False
+            if (self.since and day < self.since) or (self.until and day > self.until):
+                return False
+        if self.sources:
+            hay = f"{meta.source or ''}\n{meta.url or ''}".lower()
+            if not any(s in hay for s in self.sources):
+                return False
+        return True
+
+
+def _iso_date(value: str, name: str) -> str:
+    try:
+        return _dt.date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def article_day(date: str | None) -> str | None:
+    """The YYYY-MM-DD part of an article's date, or None when it has no valid one."""
+    if not date:
+        return None
+    try:
+        return _dt.date.fromisoformat(date[:10]).isoformat()
+    except ValueError:
+        return None
