@@ -3,8 +3,10 @@
 Loads the questions (JSONL or SQuAD JSON), runs them through the pipeline (or
 the reader over gold contexts), turns every answer into an ``EvalResult`` and
 hands the lot to ``qa.metrics`` for the numbers and ``qa.report`` for the files.
-Reader-only mode goes through ``predict_squad``/``evaluate_at``, the very
-functions reader training uses on dev, so the two report the same scores.
+Reader-only mode reads each question's gold context and decides as the
+product does (``ReadResult.has_answer``: margin threshold, then the verifier's
+cut-off when the reader ships one), so with no verifier its scores equal the
+dev scores training reports.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from qa.config import Settings
-from qa.decode import confidence
 from qa.metrics import (
     STAGES,
     EvalResult,
@@ -39,7 +40,7 @@ from qa.metrics import (
     score_prediction,
     threshold_sweep,
 )
-from qa.squad import SquadExample, best_threshold, evaluate_at, load_squad, predict_squad
+from qa.squad import best_threshold, load_squad, margin_auc, squad_metrics
 
 log = logging.getLogger("qa.evaluate")
 
@@ -242,37 +243,46 @@ class ReaderRun:
     margins: dict[str, float]
     gold: dict[str, list[str]]
     threshold: float
-    official: dict  # evaluate_at(...) at the stored threshold: the training dev numbers
+    official: dict  # official SQuAD metrics of the product's decisions, plus margin/confidence ROC AUC
     seconds: float
 
 
 def run_reader_only(reader: Any, questions: Sequence[EvalQuestion], progress: bool = True) -> ReaderRun:
-    """The reader alone over each question's gold context, exactly as training scores dev."""
-    examples = [
-        SquadExample(id=q.id, question=q.question, context=q.context or "", answers=list(q.answers),
-                     title=q.article_title or "")
-        for q in questions
-    ]
+    """The reader alone over each question's gold context, with the product's own decision.
+
+    A question is answered when the reader's ``has_answer`` says so: the margin
+    clears the stored threshold and, when a verifier ships with the reader, the
+    verifier's probability clears its cut-off; that probability is the score
+    the calibration checks.
+    """
     reader.load()
     threshold = float(reader.null_threshold)
     t0 = time.perf_counter()
-    with _progress(len(examples), progress) as bar:
-        texts, margins = predict_squad(_CountingReader(reader, bar), examples)
+    reads: list = []
+    counting = _CountingReader(reader, None)
+    with _progress(len(questions), progress) as bar:
+        counting.bar = bar
+        for g in range(0, len(questions), 64):
+            chunk = questions[g : g + 64]
+            reads.extend(counting.read_many([(q.question, [q.context or ""]) for q in chunk]))
     seconds = time.perf_counter() - t0
-    gold = {e.id: e.answers for e in examples}
-    official = evaluate_at(texts, margins, gold, threshold)
+    texts = {q.id: r.span_text() for q, r in zip(questions, reads)}
+    margins = {q.id: float(r.margin) for q, r in zip(questions, reads)}
+    gold = {q.id: list(q.answers) for q in questions}
     results = []
-    for q in questions:
-        m, span = float(margins[q.id]), texts[q.id]
-        answered = m > threshold and bool(span)
+    for q, r in zip(questions, reads):
+        m, span = margins[q.id], texts[q.id]
+        answered = bool(r.has_answer and span)
         prediction = span if answered else ""
         em, f1 = score_prediction(prediction, q.answers)
-        score = confidence(m, threshold) if math.isfinite(m) else float(m > 0)
         results.append(EvalResult(
             id=q.id, question=q.question, answers=list(q.answers), prediction=prediction, answered=answered,
-            score=score, best_span=span, em=em, f1=f1, margin=m, gold_title=q.article_title,
+            score=float(r.confidence), best_span=span, em=em, f1=f1, margin=m, gold_title=q.article_title,
             gold_article_id=q.article_id,
         ))
+    official = squad_metrics({r.id: r.prediction for r in results}, gold)
+    official["margin_auc"] = margin_auc(margins, gold)
+    official["confidence_auc"] = margin_auc({r.id: r.score for r in results}, gold)
     return ReaderRun(results, texts, margins, gold, threshold, official, seconds)
 
 

@@ -34,6 +34,8 @@ class ReadResult:
     null_score: float
     threshold: float
     texts: list[str] = field(default_factory=list)  # passage texts, for span text
+    question: str = ""
+    verifier: Any = None  # qa.verify.VerifierModel stored with the reader, if any
 
     @property
     def best(self) -> SpanCandidate | None:
@@ -46,11 +48,25 @@ class ReadResult:
 
     @property
     def has_answer(self) -> bool:
-        return self.best is not None and self.margin > self.threshold
+        """The best span clears the margin threshold and, with a verifier, its answer cut-off."""
+        if self.best is None or self.margin <= self.threshold:
+            return False
+        return self.verifier is None or self.confidence > self.verifier.cutoff
 
     @property
     def confidence(self) -> float:
-        return confidence(self.margin, self.threshold) if self.best else 0.0
+        return self.probability(self.best) if self.best else 0.0
+
+    def probability(self, cand: SpanCandidate) -> float:
+        """Confidence that ``cand`` answers the question: the verifier's P(right) when the reader has
+        one, else the sigmoid of its margin over the threshold (0.5 at the threshold)."""
+        margin = cand.score - self.null_score
+        if self.verifier is None:
+            return confidence(margin, self.threshold)
+        from qa.verify import features
+
+        x = features(self.question, self.texts[cand.passage], cand.start, cand.end, cand.score, self.null_score)
+        return float(self.verifier.probability(x)[0])
 
     def span_text(self, cand: SpanCandidate | None = None) -> str:
         cand = cand or self.best
@@ -177,6 +193,7 @@ class Reader:
         self.int8 = int8
         self._model = None
         self._tokenizer = None
+        self.verifier = None  # loaded with the model from verifier.json, when present
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **settings: Any) -> "Reader":
@@ -209,6 +226,9 @@ class Reader:
                 "`qa train-reader` or set QA_READER_MODEL to a QA model"
             )
         self._fill_defaults(read_meta(path))
+        from qa.verify import VerifierModel
+
+        self.verifier = VerifierModel.load(path) if path.exists() else None
         log.info("loading reader from %s", path)
         self._tokenizer = AutoTokenizer.from_pretrained(str(path))
         # Weights ship in fp16 to keep the repo small; CPUs lack fast fp16 kernels, so upcast.
@@ -232,7 +252,8 @@ class Reader:
                 pair_c.append(text)
                 pair_owner.append((qi, pi))
         results = [
-            ReadResult([], float("inf"), self.null_threshold, texts=list(p)) for _, p in items
+            ReadResult([], float("inf"), self.null_threshold, texts=list(p), question=q, verifier=self.verifier)
+            for q, p in items
         ]
         if not pair_q:
             return results
@@ -274,5 +295,6 @@ class Reader:
                 cmask[r, :length] = enc["context_mask"][w]
             passage_of = [pair_owner[enc["overflow_to_sample_mapping"][w]][1] for w in ws]
             cands, null = decode(s, e, offs, cmask, passage_of, self.max_answer_tokens, self.top_n)
-            results[qi] = ReadResult(cands, null, self.null_threshold, texts=list(items[qi][1]))
+            results[qi] = ReadResult(cands, null, self.null_threshold, texts=list(items[qi][1]),
+                                     question=items[qi][0], verifier=self.verifier)
         return results
