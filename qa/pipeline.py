@@ -14,7 +14,7 @@ from pathlib import Path
 from qa.chunk import Chunker
 from qa.config import Settings
 from qa.conversation import Conversation, ResolvedQuestion
-from qa.decode import SpanCandidate, confidence, merge_overlaps
+from qa.decode import SpanCandidate, merge_overlaps
 from qa.embed import Embedder
 from qa.findings import FindingRules, LocatedSpan, locate, select
 from qa.index import IndexData, IndexStore
@@ -188,7 +188,12 @@ class Pipeline:
         roots = self._source_roots()
 
         def conf(s: LocatedSpan) -> float:
-            return confidence(s.margin, threshold)
+            return result.probability(s.candidate)
+
+        if sel.findings and result.verifier is not None and conf(sel.findings[0]) <= result.verifier.cutoff:
+            # The verifier judges the best span unlikely to be right: refuse rather than guess.
+            sel.others = list(sel.findings) + list(sel.others)
+            sel.findings = []
 
         alternatives = [
             {
