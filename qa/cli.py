@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import logging
+import os
+import re
 import sys
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from qa.config import Settings
+
+if TYPE_CHECKING:
+    from qa.types import Answer, Filters
+
+log = logging.getLogger("qa.cli")
+
+BOLD, HIGHLIGHT, RESET = "\033[1m", "\033[1;33m", "\033[0m"  # answer line; answer span in its passage
 
 
 # Training tools with their own argument parsers: `qa NAME ...` hands the rest to MODULE.main.
@@ -17,6 +29,20 @@ PASSTHROUGH = {
     "train-reader": ("qa.train", "train the extractive reader"),
     "synth-questions": ("qa.synth", "make cloze-style training questions from articles"),
 }
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that, for `--json` runs, reports usage errors as a JSON object on stdout."""
+
+    def __init__(self, *args, json_errors: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_errors = json_errors
+
+    def error(self, message: str):  # type: ignore[override]
+        if self.json_errors:
+            print_json_error(message)
+            raise SystemExit(2)
+        super().error(message)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -32,21 +58,30 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     from qa import evaluate
 
-    parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of news articles.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="qa", description="Ask questions of a folder of news articles.", json_errors=json_errors)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                parser_class=functools.partial(_Parser, json_errors=json_errors))
 
-    p = sub.add_parser("index", help="build or refresh the index of article files and folders")
+    p = sub.add_parser("index", help="add and update articles in the index (never removes any without --prune)")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: QA_CORPUS or corpus/)")
+    p.add_argument("--prune", action="store_true",
+                   help="also remove indexed articles whose files are gone (or no longer hold them); "
+                        "names them before removing")
     p.add_argument("--no-progress", action="store_true")
     _common(p)
 
-    p = sub.add_parser("ask", help="answer one question from the indexed articles")
+    p = sub.add_parser("ask", help="answer one question from the indexed articles (indexes corpus/ first if "
+                                   "there is no index yet)")
     p.add_argument("question")
     p.add_argument("--k", type=int, help="passages given to the reader (QA_TOP_K; default 5)")
-    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--json", action="store_true", help="print the answer (or the error) as JSON")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles dated on or after this day")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles dated on or before this day")
+    p.add_argument("--source", dest="sources", action="append", metavar="TEXT",
+                   help="only articles whose file path or URL contains TEXT (case-insensitive); repeat for several")
     _common(p)
 
     p = sub.add_parser("serve", help="start the chat in a browser (Gradio)")
@@ -89,9 +124,9 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report = Pipeline(settings).index(paths, progress=not args.no_progress)
+    report = Pipeline(settings).index(paths, progress=not args.no_progress, prune=args.prune)
     print(report.summary())
-    if report.articles == 0:
+    if report.found == 0 and report.pruned == 0:
         print(f"error: no articles found in {', '.join(map(str, paths))} "
               "(supported: .txt .md .html .json .jsonl .jsonl.gz)", file=sys.stderr)
         return 1
@@ -101,27 +136,72 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from qa.pipeline import Pipeline
 
+    filters = parse_filters(args.since, args.until, args.sources)  # bad flags fail before any model loads
     if not args.question.strip():
-        print("error: the question is empty", file=sys.stderr)
-        return 2
+        raise ValueError("the question is empty")
     pipe = Pipeline(settings)
+    if not pipe.store.exists() and any(Path(p).exists() for p in settings.corpus):
+        print(f"No index in {settings.index_dir} yet: indexing {', '.join(map(str, settings.corpus))} first.",
+              file=sys.stderr, flush=True)
+    report = pipe.ensure_index(progress=True)  # a fresh checkout answers without a separate `qa index`
+    if report is not None:
+        print(report.summary(), file=sys.stderr, flush=True)
     pipe.check_ready()
-    answer = pipe.ask(args.question)
+    answer = pipe.ask(args.question, filters=filters)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(format_answer(answer))
+    print(format_answer(answer, color=use_color(sys.stdout)))
     return 0
 
 
-def format_answer(answer) -> str:
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(value: str, flag: str) -> str:
+    """A strict YYYY-MM-DD day, or a ValueError that names the flag and shows the expected form."""
+    value = value.strip()
+    try:
+        if not _DAY.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"{flag} {value!r} is not a date: use YYYY-MM-DD, e.g. 2024-11-13") from None
+
+
+def parse_filters(since: str | None, until: str | None, sources: list[str] | None) -> Filters | None:
+    """The article filters given on the command line, validated; None when there are none."""
+    since = parse_day(since, "--since") if since is not None else None
+    until = parse_day(until, "--until") if until is not None else None
+    if since and until and since > until:
+        raise ValueError(f"--since {since} is after --until {until}: no article can match")
+    sources = [s.strip() for s in sources or [] if s.strip()]
+    if not (since or until or sources):
+        return None
+    from qa.types import Filters
+
+    return Filters(since=since, until=until, sources=tuple(sources))
+
+
+def use_color(stream: TextIO) -> bool:
+    """ANSI styling only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _style(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{RESET}" if color and text else text
+
+
+def format_answer(answer: Answer, color: bool = False) -> str:
+    """The answer, its source, and the passage with the answer span highlighted when ``color``."""
     lines = []
     if answer.answered:
         c = answer.citations[0]
-        lines.append(f"{answer.text}   (confidence {answer.score:.2f})")
+        lines.append(f"{_style(answer.text, BOLD, color)}   (confidence {answer.score:.2f})")
         lines.append(f"— {c.title}" + (f", {c.date}" if c.date else "") + f" [{c.source}]")
         a, b = c.answer_start, c.answer_end
-        lines.append("  " + c.passage[:a] + "**" + c.passage[a:b] + "**" + c.passage[b:])
+        lines.append("  " + c.passage[:a] + _style(c.passage[a:b], HIGHLIGHT, color) + c.passage[b:])
     else:
         lines.append(answer.message)
         for c in answer.citations:
@@ -136,29 +216,61 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from qa import evaluate
+
+    return evaluate.run(args, settings)
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
+
+
+def print_json_error(message: str) -> None:
+    """The error as the JSON a `--json` caller parses: same place (stdout), never a traceback."""
+    print(json.dumps({"error": message, "answered": False}, ensure_ascii=False))
+
+
+def fail(message: str, as_json: bool, code: int = 2) -> int:
+    """Report an error in one line (stderr), or as JSON (stdout) under --json."""
+    if as_json:
+        print_json_error(message)
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def quiet_model_loading() -> None:
+    """Hide transformers' per-load "Loading weights" bars (shown again with -v).
+
+    Indexing and embedding bars are tqdm's own and stay.
+    """
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASSTHROUGH:
         return importlib.import_module(PASSTHROUGH[argv[0]][0]).main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser(json_errors="--json" in argv).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    as_json = bool(getattr(args, "json", False))
     try:
-        settings = settings_from(args)
-        if args.command == "index":
-            return cmd_index(args, settings)
-        if args.command == "ask":
-            return cmd_ask(args, settings)
-        if args.command == "serve":
-            return cmd_serve(args, settings)
-        if args.command == "eval":
-            from qa import evaluate
-
-            return evaluate.run(args, settings)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 1
+        if not args.verbose:
+            quiet_model_loading()
+        return COMMANDS[args.command](args, settings_from(args))
+    except KeyboardInterrupt:
+        return fail("interrupted", as_json, code=130)
+    except (OSError, ValueError) as e:  # missing files and models, bad settings and flags
+        return fail(str(e), as_json)
+    except Exception as e:  # noqa: BLE001 - a user sees one line; -v logs the traceback
+        if args.verbose:
+            log.exception("unexpected error")
+        return fail(f"unexpected {type(e).__name__}: {e} (run with -v for the traceback)", as_json)
 
 
 if __name__ == "__main__":

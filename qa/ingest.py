@@ -49,13 +49,48 @@ class IngestReport:
     records: int = 0  # records seen (a .txt is 1 record; a .jsonl has one per line)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     duplicates: int = 0  # exact duplicates dropped (same article id)
+    skipped_records: int = 0  # entries of ``skipped`` that are records (the rest are whole files)
+    unsupported: int = 0  # files skipped for their type; not counted in ``files``
+    # For the indexer, to tell an edited file from a vanished one: sources ('path' or 'path#N')
+    # that hold an article in this run, duplicates included, and files read without a read error.
+    sources: set[str] = field(default_factory=set, repr=False)
+    complete_files: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def file_problems(self) -> int:
+        """Read files that were empty, unreadable or cut short (not records, not unsupported)."""
+        return len(self.skipped) - self.skipped_records - self.unsupported
 
     def summary(self) -> str:
-        """One line for logs and the CLI."""
-        return (
-            f"{len(self.articles)} articles from {self.files} files ({self.records} records); "
-            f"{len(self.skipped)} skipped; {self.duplicates} duplicates"
-        )
+        """One line for logs and the CLI, written so that records = articles + skipped + duplicates."""
+        return ingest_summary(self.records, self.files, len(self.articles), self.skipped_records,
+                              self.duplicates, self.unsupported, self.file_problems)
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 article', '2 articles'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def ingest_summary(records: int, files: int, articles: int, skipped_records: int, duplicates: int,
+                   unsupported: int = 0, file_problems: int = 0) -> str:
+    """'7 records in 5 files: 4 articles, 2 skipped, 1 duplicate; also skipped: 1 unsupported file'.
+
+    Shared by ``IngestReport`` and the indexer's report so both read the same. Skipped files are
+    listed apart because they are not records: the first clause adds up on its own.
+    """
+    line = (f"{plural(records, 'record')} in {plural(files, 'file')}: {plural(articles, 'article')}, "
+            f"{skipped_records} skipped, {plural(duplicates, 'duplicate')}")
+    extra = []
+    if unsupported:
+        extra.append(plural(unsupported, "unsupported file"))
+    if file_problems:
+        extra.append(f"{file_problems} empty, unreadable or cut-short {'file' if file_problems == 1 else 'files'}")
+    if extra:
+        line += "; also skipped: " + ", ".join(extra)
+    if skipped_records or extra:
+        line += " (reasons logged)"
+    return line
 
 
 @dataclass(frozen=True)
@@ -65,6 +100,7 @@ class _Skip:
     source: str
     reason: str
     is_record: bool = True  # False for file-level problems that are not one record
+    unread: bool = False  # the file (or its rest) could not be read: its old articles may still be in it
 
 
 _Item = Article | _Skip
@@ -797,7 +833,7 @@ def load_json(path: Path, source: str) -> Iterator[_Item]:
     data, gz_error = _read_bytes(path)
     text = _decode(data, partial=gz_error is not None)
     if not text.strip():
-        yield _Skip(source, gz_error or "empty file", is_record=False)
+        yield _Skip(source, gz_error or "empty file", is_record=False, unread=bool(gz_error))
         return
     broken = None
     try:
@@ -805,18 +841,18 @@ def load_json(path: Path, source: str) -> Iterator[_Item]:
     except json.JSONDecodeError as exc:
         if not text.lstrip().startswith("["):
             yield _Skip(source, gz_error or f"invalid JSON on line {exc.lineno} column {exc.colno}: {exc.msg}",
-                        is_record=False)
+                        is_record=False, unread=True)
             return
         records, broken = _partial_json_array(text)
     if records is None:
-        yield _Skip(source, "JSON is neither a record nor a list of records", is_record=False)
+        yield _Skip(source, "JSON is neither a record nor a list of records", is_record=False, unread=True)
         return
     for n, record in enumerate(records, start=1):
         yield parse_record(record, f"{source}#{n}")
     if broken or gz_error:
         reason = gz_error or broken
         yield _Skip(source, f"{reason}; the rest of the file after {len(records)} records was not read",
-                    is_record=False)
+                    is_record=False, unread=True)
 
 
 def load_jsonl(path: Path, source: str) -> Iterator[_Item]:
@@ -844,7 +880,7 @@ def load_jsonl(path: Path, source: str) -> Iterator[_Item]:
         yield parse_record(record, rec_source)
     if gz_error:
         yield _Skip(source, f"{gz_error}; the rest of the file after {n} records was not read",
-                    is_record=False)
+                    is_record=False, unread=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -900,7 +936,8 @@ def load_file(path: Path) -> Iterator[_Item]:
             raw = _read_text(path)
             yield parse_text(raw, source, stem, markdown=suffix == ".md") if raw.strip() else _Skip(source, "empty file")
     except _Unreadable as exc:
-        yield _Skip(source, str(exc), is_record=suffix not in (".json", ".json.gz", ".jsonl", ".jsonl.gz"))
+        yield _Skip(source, str(exc), is_record=suffix not in (".json", ".json.gz", ".jsonl", ".jsonl.gz"),
+                    unread=True)
 
 
 def load_articles(paths: Iterable[str | Path], progress: bool = False) -> IngestReport:
@@ -925,15 +962,20 @@ def load_articles(paths: Iterable[str | Path], progress: bool = False) -> Ingest
         if suffix not in SUPPORTED_SUFFIXES:
             skip(str(path), f"unsupported file type {suffix or '(no suffix)'!r}; "
                             f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
+            report.unsupported += 1
             continue
         report.files += 1
+        complete = True
         try:
             for item in load_file(path):
                 if isinstance(item, _Skip):
                     report.records += item.is_record
+                    report.skipped_records += item.is_record
+                    complete = complete and not item.unread
                     skip(item.source, item.reason)
                     continue
                 report.records += 1
+                report.sources.add(item.source)
                 if item.id in seen:
                     report.duplicates += 1
                     continue
@@ -941,6 +983,9 @@ def load_articles(paths: Iterable[str | Path], progress: bool = False) -> Ingest
                 report.articles.append(item)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
             skip(str(path), f"unexpected error: {type(exc).__name__}: {exc}")
+            complete = False
+        if complete:
+            report.complete_files.add(str(path))
     warn.close()
     log.info("ingest: %s", report.summary())
     return report

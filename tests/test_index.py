@@ -1,10 +1,13 @@
 """Index persistence: build, reload, incremental updates, stale detection, atomic writes."""
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import qa.indexer
 from qa.chunk import Chunker
 from qa.embed import Embedder
 from qa.index import IndexStore
@@ -74,16 +77,131 @@ def test_second_run_embeds_nothing_and_changes_embed_only_new(tmp_path, corpus, 
     (corpus / "c.txt").unlink()
     (corpus / "a.txt").write_text("Wheat harvest hits record\n\nFarmers harvested 31 million tonnes.\n")
     upd = make_indexer(root, embedder, embedder_path).run([corpus], progress=False)
-    assert (upd.added, upd.removed) == (2, 2)  # d new, a changed (new content = new id); c and old a gone
+    # d new, a edited (new content = new id) replaces its old version; c's file is gone but
+    # nothing is removed without prune: it is kept, and counted as vanished
+    assert (upd.added, upd.replaced, upd.pruned, upd.removed) == (2, 1, 0, 1)
+    assert (upd.found, upd.kept, upd.vanished, upd.articles) == (3, 1, 1, 4)
+    assert "--prune" in upd.summary()
     data = IndexStore(root).load()
-    titles = {a.title for a in data.articles.values()}
-    assert titles == {"Wheat harvest hits record", "Central bank holds rates", "Floods in Sindh"}
-    assert upd.reused == sum(1 for c in data.chunks if data.articles[c.article_id].title == "Central bank holds rates")
+    titles = sorted(a.title for a in data.articles.values())
+    assert titles == ["Central bank holds rates", "Cricket board names captain", "Floods in Sindh",
+                      "Wheat harvest hits record"]  # one wheat article: the edit replaced the old one
+    assert upd.reused == sum(1 for c in data.chunks
+                             if data.articles[c.article_id].title in ("Central bank holds rates",
+                                                                      "Cricket board names captain"))
     assert upd.embedded + upd.reused == len(data.chunks)
     # kept vectors are the same as before: search still finds the bank article first
     top = HybridRetriever(data, embedder).retrieve("State Bank policy rate", top_k=1)
     assert top[0].title == "Central bank holds rates"
     assert len(list(root.glob("v-*"))) == 1  # old versions pruned
+
+
+def test_indexing_another_folder_keeps_the_articles_already_indexed(tmp_path, corpus, embedder, embedder_path):
+    root = tmp_path / "index"
+    make_indexer(root, embedder, embedder_path).run([corpus], progress=False)
+    other = tmp_path / "other"
+    other.mkdir()
+    write_article(other, "e.txt", "Floods in Sindh", "Floods displaced 2,000 families in Sindh on Friday.")
+    report = make_indexer(root, embedder, embedder_path).run([other], progress=False)
+    assert (report.found, report.added, report.kept, report.removed) == (1, 1, 3, 0)
+    assert report.articles == report.found + report.kept == 4
+    assert report.reused > 0 and report.embedded > 0  # the old articles' vectors were carried over
+    assert "1 from these files + 3 kept from earlier runs" in report.summary()
+    data = IndexStore(root).load()
+    assert len(data.articles) == 4 and data.manifest["counts"]["articles"] == 4
+    retriever = HybridRetriever(data, embedder, candidates=10)
+    assert retriever.retrieve("Who will captain the team in England?", top_k=1)[0].title == "Cricket board names captain"
+    assert retriever.retrieve("How many families did the floods displace?", top_k=1)[0].title == "Floods in Sindh"
+    # and indexing the first folder again keeps the new one
+    again = make_indexer(root, embedder, embedder_path).run([corpus], progress=False)
+    assert again.up_to_date and (again.found, again.kept, again.articles) == (3, 1, 4)
+
+
+def test_prune_names_what_it_removes_before_removing_it(tmp_path, corpus, embedder, embedder_path, monkeypatch):
+    root = tmp_path / "index"
+    make_indexer(root, embedder, embedder_path).run([corpus], progress=False)
+    (corpus / "c.txt").unlink()
+    events = []
+    write = IndexStore.write
+    monkeypatch.setattr(IndexStore, "write", lambda self, *a: (events.append("write"), write(self, *a))[1])
+    monkeypatch.setattr(qa.indexer.log, "warning", lambda msg, *a: events.append(msg % a))
+    report = make_indexer(root, embedder, embedder_path).run([corpus], progress=False, prune=True)
+    assert (report.pruned, report.removed, report.vanished, report.articles) == (1, 1, 0, 2)
+    assert len(events) == 2 and events[1] == "write"  # said first, then removed
+    assert "pruning 1 article" in events[0] and "Cricket board names captain" in events[0]
+    assert str(corpus / "c.txt") in events[0]
+    assert "1 pruned" in report.summary()
+    titles = {a.title for a in IndexStore(root).load().articles.values()}
+    assert titles == {"Wheat harvest hits record", "Central bank holds rates"}
+
+
+def test_prune_leaves_articles_of_other_existing_files_alone(tmp_path, corpus, embedder, embedder_path):
+    root = tmp_path / "index"
+    other = tmp_path / "other"
+    other.mkdir()
+    write_article(other, "e.txt", "Floods in Sindh", "Floods displaced 2,000 families in Sindh on Friday.")
+    make_indexer(root, embedder, embedder_path).run([corpus, other], progress=False)
+    report = make_indexer(root, embedder, embedder_path).run([other], progress=False, prune=True)
+    assert report.up_to_date and (report.pruned, report.kept, report.articles) == (0, 3, 4)
+
+
+def test_a_record_gone_from_a_reread_file_is_pruned_only_on_request(tmp_path, embedder, embedder_path):
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    records = [{"title": f"Story {i}", "text": f"Body of story number {i} about the harbour."} for i in range(3)]
+    feed = folder / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    root = tmp_path / "index"
+    make_indexer(root, embedder, embedder_path).run([folder], progress=False)
+    feed.write_text("\n".join(json.dumps(r) for r in records[:2]), encoding="utf-8")  # the last record goes
+    kept = make_indexer(root, embedder, embedder_path).run([folder], progress=False)
+    assert (kept.vanished, kept.removed, kept.articles) == (1, 0, 3)
+    pruned = make_indexer(root, embedder, embedder_path).run([folder], progress=False, prune=True)
+    assert (pruned.pruned, pruned.articles) == (1, 2)
+    assert {a.title for a in IndexStore(root).load().articles.values()} == {"Story 0", "Story 1"}
+
+
+def test_an_unreadable_file_keeps_its_old_articles_even_with_prune(tmp_path, embedder, embedder_path):
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    feed = folder / "feed.json"
+    feed.write_text(json.dumps([{"title": "Story", "text": "Body of the story."}]), encoding="utf-8")
+    root = tmp_path / "index"
+    make_indexer(root, embedder, embedder_path).run([folder], progress=False)
+    feed.write_text("[{broken", encoding="utf-8")  # half-saved: not a reason to forget the story
+    report = make_indexer(root, embedder, embedder_path).run([folder], progress=False, prune=True)
+    assert (report.found, report.kept, report.pruned, report.articles) == (0, 1, 0, 1)
+
+
+def test_summary_arithmetic_adds_up(tmp_path, corpus, embedder, embedder_path):
+    write_article(corpus, "copy.txt", "Cricket board names captain",
+                  "The cricket board named Babar Azam captain for the tour of England. "
+                  "The squad leaves for London next week.")  # a duplicate of c.txt
+    (corpus / "empty.txt").write_text("", encoding="utf-8")  # a record that is skipped
+    (corpus / "bad.json").write_text("{oops", encoding="utf-8")  # a file problem, not a record
+    pdf = tmp_path / "scan.pdf"
+    pdf.write_bytes(b"%PDF")  # unsupported, named explicitly
+    root = tmp_path / "index"
+    report = make_indexer(root, embedder, embedder_path).run([corpus, pdf], progress=False)
+    head, tail = report.summary().splitlines()
+    m = re.match(r"(\d+) records in (\d+) files: (\d+) articles, (\d+) skipped, (\d+) duplicates?; "
+                 r"also skipped: 1 unsupported file, 1 empty, unreadable or cut-short file \(reasons logged\)\.$", head)
+    assert m, head
+    records, files, articles, skipped, dups = map(int, m.groups())
+    assert (records, files, articles, skipped, dups) == (5, 6, 3, 1, 1)
+    assert records == articles + skipped + dups
+    assert tail.startswith("Index: 3 articles, ")
+
+
+def test_changed_settings_keep_articles_of_earlier_runs(tmp_path, corpus, embedder, embedder_path):
+    root = tmp_path / "index"
+    other = tmp_path / "other"
+    other.mkdir()
+    write_article(other, "e.txt", "Floods in Sindh", "Floods displaced 2,000 families in Sindh on Friday.")
+    make_indexer(root, embedder, embedder_path, tokens=60).run([corpus], progress=False)
+    report = make_indexer(root, embedder, embedder_path, tokens=40).run([other], progress=False)
+    assert "chunk_tokens 60 -> 40" in report.rebuilt_because and str(corpus) in report.rebuilt_because
+    assert report.articles == 4 and report.reused == 0
 
 
 def test_changed_settings_force_a_rebuild(tmp_path, corpus, embedder, embedder_path, caplog):

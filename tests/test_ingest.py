@@ -492,7 +492,7 @@ def test_duplicates_across_files_keep_the_first(tmp_path):
     report = load_articles([tmp_path])
     assert report.duplicates == 1
     assert [a.source for a in report.articles] == [str(tmp_path / "a.txt"), f"{tmp_path / 'b.json'}#2"]
-    assert report.summary() == "2 articles from 2 files (3 records); 0 skipped; 1 duplicates"
+    assert report.summary() == "3 records in 2 files: 2 articles, 0 skipped, 1 duplicate"
 
 
 def test_ids_are_stable_across_loads(tmp_path):
@@ -509,7 +509,7 @@ def test_ids_are_stable_across_loads(tmp_path):
 def test_summary_and_report_types(tmp_path):
     report = load_articles([write(tmp_path / "a.txt", "T\n\nB.")])
     assert isinstance(report, IngestReport)
-    assert report.summary() == "1 articles from 1 files (1 records); 0 skipped; 0 duplicates"
+    assert report.summary() == "1 record in 1 file: 1 article, 0 skipped, 0 duplicates"
 
 
 def test_skip_warnings_are_capped(tmp_path, caplog):
@@ -569,3 +569,30 @@ def test_real_corpora():
     assert all(re.fullmatch(r"19\d\d-\d\d-\d\d(T\d\d:\d\d:\d\d)?", a.date or "") for a in reuters_arts)
     assert all(a.title for a in report.articles)
     assert not any(re.search(r"&(?:lt|gt|amp|#\d+);|[\x00-\x08\x0b-\x1f]", a.text) for a in report.articles)
+
+
+def test_summary_arithmetic_adds_up_with_every_kind_of_skip(tmp_path):
+    write(tmp_path / "a.txt", "Same story\n\nSame body text.")
+    write(tmp_path / "empty.txt", "")  # a .txt is one record: skipped record
+    lines = [json.dumps(record(1)), "{not json", json.dumps({"title": "No body", "text": ""}),
+             json.dumps({"title": "Same story", "text": "Same body text."})]  # a duplicate of a.txt
+    write(tmp_path / "b.jsonl", "\n".join(lines))
+    write(tmp_path / "broken.json", "{oops")  # a file problem, not a record
+    pdf = write(tmp_path / "x.pdf", b"%PDF")  # unsupported: not among the files read
+    report = load_articles([tmp_path, pdf])
+    assert (report.records, len(report.articles), report.skipped_records, report.duplicates) == (6, 2, 3, 1)
+    assert report.records == len(report.articles) + report.skipped_records + report.duplicates
+    assert (report.files, report.unsupported, report.file_problems) == (4, 1, 1)
+    assert report.summary() == (
+        "6 records in 4 files: 2 articles, 3 skipped, 1 duplicate; "
+        "also skipped: 1 unsupported file, 1 empty, unreadable or cut-short file (reasons logged)"
+    )
+
+
+def test_report_tells_the_indexer_which_files_were_read_in_full(tmp_path):
+    good = write(tmp_path / "good.jsonl", json.dumps(record(1)) + "\n" + json.dumps(record(1)))
+    broken = write(tmp_path / "broken.json", "{oops")
+    report = load_articles([tmp_path])
+    assert report.complete_files == {str(good)}
+    assert report.sources == {f"{good}#1", f"{good}#2"}  # the duplicate's slot is held too
+    assert str(broken) not in report.complete_files
