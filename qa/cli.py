@@ -28,6 +28,7 @@ BOLD, HIGHLIGHT, RESET = "\033[1m", "\033[1;33m", "\033[0m"  # answer line; answ
 PASSTHROUGH = {
     "train-reader": ("qa.train", "train the extractive reader"),
     "synth-questions": ("qa.synth", "make cloze-style training questions from articles"),
+    "train-verifier": ("qa.train_verifier", "fit the answer verifier (calibrated confidence) for a reader"),
 }
 
 
@@ -194,18 +195,41 @@ def _style(text: str, code: str, color: bool) -> str:
 
 
 def format_answer(answer: Answer, color: bool = False) -> str:
-    """The answer, its source, and the passage with the answer span highlighted when ``color``."""
+    """Each finding with its source and passage (the span highlighted when ``color``), or the refusal.
+
+    Passages go through ``qa.excerpt`` as in the chat, so both show the same words.
+    """
+    from qa.excerpt import excerpt
+
+    def passage(c, width: int) -> str:
+        ex = excerpt(c.passage, c.answer_start, c.answer_end, max_chars=width)
+        flat = [" ".join(part.split()) for part in (ex.before, ex.after)]  # paragraph breaks as spaces
+        before = flat[0] + (" " if flat[0] and ex.before[-1:].isspace() else "")
+        after = (" " if flat[1] and ex.after[:1].isspace() else "") + flat[1]
+        return ("…" if ex.clipped_start else "") + before + _style(ex.span, HIGHLIGHT, color) + after + (
+            "…" if ex.clipped_end else "")
+
+    def source(c) -> str:
+        return f"— {c.title}" + (f", {c.date[:10]}" if c.date else "") + f" [{c.source}]"
+
     lines = []
+    if answer.resolved_question and answer.resolved_question != answer.question:
+        lines.append(f"(answered as: {answer.resolved_question})")
     if answer.answered:
-        c = answer.citations[0]
-        lines.append(f"{_style(answer.text, BOLD, color)}   (confidence {answer.score:.2f})")
-        lines.append(f"— {c.title}" + (f", {c.date}" if c.date else "") + f" [{c.source}]")
-        a, b = c.answer_start, c.answer_end
-        lines.append("  " + c.passage[:a] + _style(c.passage[a:b], HIGHLIGHT, color) + c.passage[b:])
+        findings = answer.findings or []
+        if len(findings) <= 1:
+            c = answer.citations[0]
+            lines += [f"{_style(answer.text, BOLD, color)}   (confidence {answer.score:.2f})", source(c),
+                      "  " + passage(c, 500)]
+        else:
+            lines.append(f"{len(findings)} findings, best first:")
+            for i, f in enumerate(findings, 1):
+                lines += [f"{i}. {_style(f.text, BOLD, color)}   (confidence {f.score:.2f})",
+                          "   " + source(f.citation), "   " + passage(f.citation, 300)]
     else:
         lines.append(answer.message)
         for c in answer.citations:
-            lines.append(f"- closest: {c.title}" + (f", {c.date}" if c.date else "") + f": {c.passage[:160]}…")
+            lines.append(f"- closest: {c.title}" + (f", {c.date[:10]}" if c.date else "") + f": {passage(c, 160)}")
     return "\n".join(lines)
 
 
