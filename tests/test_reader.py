@@ -73,3 +73,29 @@ def test_long_passage_is_read_in_strided_windows(reader):
 def test_no_passages_means_no_answer(reader):
     res = reader.read("Who founded the bakery?", [])
     assert not res.has_answer and res.span_text() == ""
+
+
+NEGATED = (
+    "After two days of talks, the union did not agree to a pay freeze. "
+    "The union agreed to a shorter working week from next year."
+)
+
+
+def test_negated_distractor_is_not_the_answer(reader, tmp_path, seed_settings):
+    """The reader may score the denied span highly; the answer given (the pipeline's findings) never is it."""
+    from qa.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "talks.txt").write_text("Union ends pay talks\n2024-05-02\n" + NEGATED, encoding="utf-8")
+    settings = seed_settings.with_overrides(corpus=(corpus,), index_dir=tmp_path / "index")
+    pipe = Pipeline(settings)
+    pipe.reader = reader  # the shipped model, already loaded
+    pipe.index(progress=False)
+    ans = pipe.ask("What did the union agree to?")
+    assert ans.answered, ans.message
+    assert "shorter working week" in ans.text
+    assert all("pay freeze" not in f.text for f in ans.findings)
+    # And the plain reader on the passage: whatever it ranks first, the right span is among its candidates.
+    res = reader.read("What did the union agree to?", [NEGATED])
+    assert any("shorter working week" in res.span_text(c) for c in res.candidates[:5])
