@@ -132,7 +132,41 @@ def main(argv: list[str] | None = None) -> int:
         log.info("weight %-26s %+.3f", name, w)
     if not args.dry_run:
         log.info("wrote %s (cut-off %.3f)", model.save(args.reader), model.cutoff)
+        update_model_card(Path(args.reader), model)
     return 0
+
+
+CARD_SECTION = "\n## Answer verifier\n"
+
+
+def update_model_card(folder: Path, model) -> None:
+    """Replace the model card's verifier section with this fit's numbers."""
+    card_path = folder / "README.md"
+    if not card_path.exists():
+        return
+    card = card_path.read_text(encoding="utf-8").split(CARD_SECTION)[0].rstrip() + "\n"
+    m = model.meta
+    cf, ins = m["dev_cross_fitted"], m["dev_in_sample"]
+    weights = ", ".join(f"{n} {w:+.2f}" for n, w in zip(model.names, model.coef))
+    card += f"""{CARD_SECTION}
+`verifier.json` holds a logistic regression (scikit-learn, L2, C={m['c']}) over the features in
+`qa/verify.py`; its probability that the best span is right (answerable and F1 >= 0.5) is the
+confidence users see, and a span is given only when it clears both the margin threshold above and
+the verifier's cut-off {model.cutoff:.3f}. Fitted on all {m['dev_examples']} dev questions by
+`{m['command'].strip()}`; quality measured by cross-fitting over two halves of the dev articles
+(fit on one, score the other):
+
+| | margin alone | verifier, cross-fitted | verifier, in-sample |
+|---|---|---|---|
+| ROC AUC, answerable vs not | {m['margin_auc_answerable']:.3f} | {m['verifier_auc_answerable_cross_fitted']:.3f} | {m['verifier_auc_answerable_in_sample']:.3f} |
+| expected calibration error (10 bins) | | {m['ece_cross_fitted']:.3f} | {m['ece_in_sample']:.3f} |
+| dev F1 / HasAns F1 / NoAns acc. at its cut-off | | {cf['f1']:.2f} / {cf.get('HasAns_f1', float('nan')):.2f} / {cf.get('NoAns_accuracy', float('nan')):.1f} % | {ins['f1']:.2f} / {ins.get('HasAns_f1', float('nan')):.2f} / {ins.get('NoAns_accuracy', float('nan')):.1f} % |
+
+Weights (standardised features): {weights}.
+"""
+    tmp = card_path.with_suffix(".tmp")
+    tmp.write_text(card, encoding="utf-8")
+    tmp.replace(card_path)
 
 
 if __name__ == "__main__":
