@@ -324,7 +324,7 @@ Dev F1 after each epoch (threshold re-chosen each time):
 {notes}"""
 
 
-def train(settings: TrainSettings, command: str, threads: int) -> dict:
+def train(settings: TrainSettings, command: str, threads: int, stop_after: int = 0) -> dict:
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -478,10 +478,15 @@ def train(settings: TrainSettings, command: str, threads: int) -> dict:
                         "lr": sched.get_last_lr()[0], "elapsed_min": round(state["seconds"] / 60, 2)})
                 running = []
                 checkpoint()
-            if settings.eval_every and state["global_step"] % settings.eval_every == 0 and b + 1 < len(plan):
+            stopping = stop_after and state["global_step"] >= stop_after
+            if (stopping or settings.eval_every and state["global_step"] % settings.eval_every == 0) and b + 1 < len(plan):
                 state["seconds"] += time.time() - t0
-                score_and_export(epoch + (b + 1) / len(plan))
+                if not state["history"] or state["history"][-1].get("step") != state["global_step"]:
+                    score_and_export(epoch + (b + 1) / len(plan))
                 checkpoint()
+                if stopping:
+                    log.info("stopped at step %d (--stop-after); rerun without it to continue", state["global_step"])
+                    return state
                 model.train()
                 t0 = time.time()
         state["seconds"] += time.time() - t0
@@ -511,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
         field_name = name.replace("-", "_")
         p.add_argument(f"--{name}", type=typ, default=TrainSettings.__dataclass_fields__[field_name].default)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--stop-after", type=int, default=0, metavar="STEPS",
+                   help="stop once this many steps are done, after scoring dev and exporting if best "
+                        "(a run control, not a setting: rerun without it to continue the same run)")
     args = p.parse_args(argv)
     for path in (args.train, args.dev, args.extra_train):
         if path and not Path(path).exists():
@@ -531,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = "qa train-reader " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
-    train(settings, command.strip(), args.threads)
+    train(settings, command.strip(), args.threads, args.stop_after)
     return 0
 
 

@@ -112,3 +112,18 @@ def test_span_loss_matches_transformers_and_weights_null_targets():
     base = span_loss(out.start_logits, out.end_logits, starts, ends)
     heavy = span_loss(out.start_logits, out.end_logits, starts, ends, null_weight=100.0)
     assert abs(heavy.item() - null_only.item()) < abs(base.item() - null_only.item())
+
+
+def test_stop_after_scores_exports_and_the_run_continues(tmp_path, reader_path):
+    train, dev = _squad(tmp_path / "train.json", 6), _squad(tmp_path / "dev.json", 3)
+    out, run = tmp_path / "model", tmp_path / "run"
+    args = ["--train", str(train), "--dev", str(dev), "--base", str(reader_path), "--out", str(out),
+            "--run-dir", str(run), "--epochs", "1", "--batch-size", "2", "--checkpoint-every", "1", "--threads", "1"]
+    assert main(args + ["--stop-after", "1"]) == 0
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "dev" in e] == [1]
+    meta = json.loads((out / "reader.json").read_text())
+    assert meta["epoch"] < 1 and "--stop-after 1" in meta["command"]
+    assert main(args) == 0  # resumes at step 1 and finishes the epoch
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "dev" in e] == [1, 3]
