@@ -27,7 +27,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     start = 0
     for m in _SENT_END.finditer(text):
         end = m.start() + len(m.group(1) or "")  # closing quotes stay with their sentence
-        if m.group(1) is not None and _ABBREV.search(text[start : m.start()]):
+        if m.group(1) is not None and _ABBREV.search(text, max(start, m.start() - 8), m.start()):
             continue  # "Mr. Khan", "U.S. officials": not a sentence end
         spans.extend(_strip_span(text, start, end))
         start = m.end()

@@ -15,7 +15,7 @@ import numpy as np
 
 from qa.chunk import Chunker
 from qa.embed import Embedder
-from qa.index import FORMAT_VERSION, ArticleMeta, IndexData, IndexStore, lexical_text
+from qa.index import FORMAT_VERSION, ArticleMeta, IndexCorrupt, IndexData, IndexStore, lexical_text
 from qa.ingest import IngestReport, ingest_summary, load_articles, plural
 from qa.types import Article, Chunk
 
@@ -115,10 +115,22 @@ class Indexer:
         return "; ".join(diffs)
 
     def run(self, paths: list[str | Path], progress: bool = True, prune: bool = False) -> IndexReport:
-        """Add and update the articles under ``paths``; with ``prune``, also drop vanished ones."""
+        """Add and update the articles under ``paths``; with ``prune``, also drop vanished ones.
+
+        Holds the index's lock throughout: a second run at the same time gets ``IndexBusy`` at once.
+        """
+        with self.store.lock():
+            return self._run(paths, progress, prune)
+
+    def _run(self, paths: list[str | Path], progress: bool, prune: bool) -> IndexReport:
         t0 = time.time()
         manifest = self.store.manifest()
         reason = self.stale_reason(manifest)
+        if manifest is not None and not reason:
+            try:
+                self.store.verify(full=False)  # damaged files: rebuild, as for changed settings
+            except IndexCorrupt as exc:
+                reason = f"the index was damaged ({exc.detail})"
         paths = list(paths)
         earlier = _earlier_paths(manifest, paths) if reason else []
         if reason:

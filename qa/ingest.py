@@ -8,6 +8,23 @@ unreadable file, malformed record or empty body becomes a ``(source, reason)`` e
 
 Article ids are content hashes of the *cleaned* title and text, so ``clean_text`` must stay
 deterministic: changing it changes every id downstream (chunks, index, citations).
+
+Hostile input is bounded, so no file can stall a run or exhaust memory (see ``bench/hostile_ingest.py``):
+
+- an article whose cleaned text is longer than ``MAX_ARTICLE_CHARS`` (1,000,000 characters, about
+  150,000 words, a hundred long news stories) is *skipped* with a reason, not truncated: nothing
+  that long is one news article (it is a dump, a log or an attack), and a truncated copy would get
+  an id that depends on the cap. A single-article file (``.txt``/``.md``/``.html``) over
+  ``MAX_ARTICLE_FILE_BYTES`` and a JSON text field over ``MAX_RAW_ARTICLE_CHARS`` are skipped before
+  cleaning, so a 50 MB line costs a ``stat`` or one ``json.loads``, not minutes of regexes;
+- titles are cut to ``MAX_TITLE_CHARS`` and urls over ``MAX_URL_CHARS`` are dropped (every chunk
+  carries its title into both retrievers);
+- a file is read, and a gzip stream decompressed, only up to ``MAX_INPUT_BYTES``: a bigger file or
+  a gzip bomb is skipped ("decompresses past 256 MB"); a ``.json`` document, parsed whole, may be
+  at most ``MAX_JSON_BYTES`` (JSON Lines are parsed a line at a time);
+- after ``MAX_SKIPPED_RECORDS_PER_FILE`` skipped records a file is given up on (the rest is a
+  file-level skip), so a file of millions of non-records cannot fill memory with skip entries;
+- only regular files are read (a FIFO, a device or a symlink loop is a skip, never a hang).
 """
 
 from __future__ import annotations
@@ -19,6 +36,8 @@ import json
 import logging
 import os
 import re
+import stat
+import string
 import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
@@ -34,6 +53,17 @@ log = logging.getLogger("qa.ingest")
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".jsonl.gz", ".json.gz")
 
 MAX_SKIP_WARNINGS = 20  # after this many skip warnings, only a final count is logged
+
+MB = 1 << 20
+MAX_ARTICLE_CHARS = 1_000_000  # cleaned text of one article; longer ones are skipped
+MAX_RAW_ARTICLE_CHARS = 4 * MAX_ARTICLE_CHARS  # a JSON text field longer than this is skipped uncleaned
+MAX_ARTICLE_FILE_BYTES = 8 * MB  # a .txt/.md/.html bigger than this is skipped unread
+MAX_TITLE_CHARS = 500  # longer titles are cut at a word boundary
+MAX_URL_CHARS = 4096  # longer urls are dropped
+MAX_INPUT_BYTES = 256 * MB  # bytes read from one file, after gunzip; also the gzip-bomb cap
+MAX_JSON_BYTES = 64 * MB  # a .json is parsed whole (objects take ~20x their text): JSON Lines scale
+MAX_SKIPPED_RECORDS_PER_FILE = 100_000  # then the rest of the file is skipped as one file problem
+MAX_HTML_UNCLOSED_TAIL = 32 * 1024  # HTML after a tag/comment that never closes: parsed up to this, else dropped
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,11 +162,13 @@ class _SkipLog:
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 _SPACE_LIKE = {ord(c): " " for c in "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"}
 _NEWLINE_LIKE = {ord(c): "\n" for c in "\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters, and lone surrogates (only JSON "\\ud800" escapes make them; they cannot be encoded).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _BLOCK_SPLIT = re.compile(r"\n[ \t]*\n\s*")
 _HSPACE = re.compile(r"  +")  # tabs are already spaces by then
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022]\s|\d{1,3}[.)]\s)")
 _WRAP_WIDTH = 100  # lines no longer than this inside a block are treated as hard-wrapped
+_ASCII_LETTERS = frozenset(string.ascii_letters)  # a set test, not re.search over the paragraph so far
 _QUOTE = "\"'\u201d\u2019)\\]"
 # "talks.The" -> "talks. The": a word ending in 2 lowercase letters (or an acronym / number,
 # e.g. "IMF.The", "2022.The"), sentence punctuation, optional closing quote, then a capitalised
@@ -184,7 +216,7 @@ def _block_paragraphs(block: str) -> list[str]:
         elif starts_new:
             paragraphs.append(current)
             current = piece
-        elif re.search(r"[A-Za-z]-$", current):  # "anti-\ntakeover" -> "anti-takeover"
+        elif current[-1:] == "-" and current[-2:-1] in _ASCII_LETTERS:  # "anti-\ntakeover" -> "anti-takeover"
             current += piece
         else:
             current += " " + piece
@@ -366,51 +398,107 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-def _read_bytes(path: Path) -> tuple[bytes, str | None]:
+def _mb(n: int) -> str:
+    """'256 MB', '50.3 MB': sizes in skip reasons."""
+    return f"{n // MB} MB" if n % MB == 0 else f"{n / MB:.1f} MB"
+
+
+def _file_kind(mode: int) -> str:
+    """What a directory entry that is not a regular file is, for the skip reason."""
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a plain file"
+
+
+def _read_bytes(path: Path, limit: int | None = None,
+                limit_name: str = "MAX_INPUT_BYTES") -> tuple[bytes, str | None]:
     """All bytes of a file (gunzipped for ``.gz``), plus an error if a gzip stream broke off.
 
     A truncated gzip keeps everything decompressed before the break, so the records that
-    were complete still load.
+    were complete still load. Only a regular file is read (opened non-blocking: a FIFO must not
+    hang the run, nor a symlink to ``/dev/zero`` fill memory), and at most ``limit`` bytes of it,
+    before and after gunzip (default ``MAX_INPUT_BYTES``); more is ``_Unreadable`` with the size in the reason.
     """
+    limit = MAX_INPUT_BYTES if limit is None else limit
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise _Unreadable(f"cannot read file: {exc.strerror or exc}") from exc
-    return _gunzip(data) if path.name.lower().endswith(".gz") else (data, None)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Unreadable(f"not a regular file ({_file_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise _Unreadable(f"file is {_mb(info.st_size)}, over the {_mb(limit)} limit ({limit_name})")
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise _Unreadable(f"cannot read file: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while we read it
+        raise _Unreadable(f"file is over the {_mb(limit)} limit ({limit_name})")
+    return _gunzip(data, limit, limit_name) if path.name.lower().endswith(".gz") else (data, None)
 
 
-def _gunzip(data: bytes) -> tuple[bytes, str | None]:
-    """Decompress gzip member by member with zlib, keeping whatever came out before a break."""
-    out: list[bytes] = []
+def _gunzip(data: bytes, limit: int | None = None,
+            limit_name: str = "MAX_INPUT_BYTES") -> tuple[bytes, str | None]:
+    """Decompress gzip member by member with zlib, keeping whatever came out before a break.
+
+    Output is produced in bounded steps and counted, so a gzip bomb stops at ``limit`` bytes
+    (``_Unreadable``) instead of being inflated whole into memory.
+    """
+    limit = MAX_INPUT_BYTES if limit is None else limit
+    out = bytearray()
     while data:
         inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        pending = data
         try:
-            out.append(inflater.decompress(data))
+            while not inflater.eof:
+                piece = inflater.decompress(pending, limit + 1 - len(out))
+                out += piece
+                if len(out) > limit:
+                    raise _Unreadable(f"gzip decompresses past {_mb(limit)} ({limit_name}): "
+                                      "a gzip bomb, or a file to split into smaller ones")
+                pending = inflater.unconsumed_tail
+                if not piece and not pending:
+                    break  # input used up before the end of the stream
         except zlib.error as exc:
-            return b"".join(out), f"truncated or corrupt gzip: {exc}"
+            return bytes(out), f"truncated or corrupt gzip: {exc}"
         if not inflater.eof:
-            out.append(inflater.flush())
-            return b"".join(out), "truncated or corrupt gzip: the compressed data ends mid-stream"
+            return bytes(out), "truncated or corrupt gzip: the compressed data ends mid-stream"
         data = inflater.unused_data.lstrip(b"\0")  # a next member, or trailing zero padding
-    return b"".join(out), None
+    return bytes(out), None
+
+
+# Byte-order marks that say the text is not UTF-8 (UTF-32 first: its LE mark starts like UTF-16's).
+_UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+                 (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
 
 
 def _decode(data: bytes, partial: bool = False) -> str:
-    """UTF-8 (with or without BOM); raises ``_Unreadable("not UTF-8")`` otherwise.
+    """UTF-8 (with or without BOM), or UTF-16/32 when a BOM says so; ``_Unreadable`` otherwise.
 
     With ``partial`` a multi-byte character cut off at the end (a truncated gzip) is dropped.
     """
+    encoding, name = "utf-8-sig", "UTF-8"
+    for bom, codec, label in _UNICODE_BOMS:
+        if data.startswith(bom):
+            encoding, name = codec, label
+            break
     try:
         if partial:
-            return codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=False)
-        return data.decode("utf-8-sig")
+            return codecs.getincrementaldecoder(encoding)().decode(data, final=False)
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise _Unreadable(f"not UTF-8 (invalid byte at offset {exc.start})") from exc
+        raise _Unreadable(f"not {name} (invalid byte at offset {exc.start})") from exc
 
 
 def _read_text(path: Path) -> str:
-    """A small text file as a string, or ``_Unreadable`` with the reason."""
-    data, _ = _read_bytes(path)
+    """A small text file as a string, or ``_Unreadable`` with the reason (too big for one article)."""
+    data, _ = _read_bytes(path, MAX_ARTICLE_FILE_BYTES, "MAX_ARTICLE_FILE_BYTES")
     return _decode(data)
 
 
@@ -420,9 +508,26 @@ def _make_article(title: str, body: str, source: str, date: str | None, url: str
     body = strip_footer(body)
     if not body:
         return _Skip(source, "empty body")
-    title = title or clean_title(stem) or _first_words(body)
+    if len(body) > MAX_ARTICLE_CHARS:
+        return _Skip(source, _too_long(len(body), "after cleaning", MAX_ARTICLE_CHARS, "MAX_ARTICLE_CHARS"))
+    title = _cut_title(title or clean_title(stem) or _first_words(body))
+    url = (url or "").strip()
     return Article(id=article_id(title, body), title=title, text=body, date=date,
-                   source=source, url=(url or "").strip())
+                   source=source, url=url if len(url) <= MAX_URL_CHARS else "")
+
+
+def _too_long(chars: int, when: str, limit: int, limit_name: str) -> str:
+    """The skip reason for an article over a length cap."""
+    return f"article too long: {chars:,} characters of text {when}, over {limit:,} ({limit_name})"
+
+
+def _cut_title(title: str) -> str:
+    """A title of at most ``MAX_TITLE_CHARS``, cut at a word boundary: it is repeated in every chunk."""
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    cut = title[: MAX_TITLE_CHARS - 4]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > MAX_TITLE_CHARS // 2 else cut).rstrip() + " ..."
 
 
 def _first_words(text: str, n: int = 12) -> str:
@@ -458,14 +563,17 @@ def is_chrome_line(line: str) -> bool:
     return set(tokens) <= _CHROME_WORDS and not set(tokens).isdisjoint(_CHROME_ACTIONS)
 
 
-_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)")
-_MD_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+# Each pattern scans at most to the next delimiter of its own kind ("[", "(", "**"), so a line is
+# stripped in linear time: the obvious ``[^\]]+`` / ``.+?`` forms rescan the rest of the line from
+# every "[" or "**", and a 100 kB line of "[" took 44 s.
+_MD_IMAGE = re.compile(r"!\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
+_MD_LINK = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+_MD_REF_LINK = re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]")
 _MD_REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+.*$")
-_MD_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_BOLD = re.compile(r"\*\*(?=\S)((?:[^*]|\*(?!\*))+?)(?<=\S)\*\*|__(?=\S)((?:[^_]|_(?!_))+?)(?<=\S)__")
 _MD_EM_STAR = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 _MD_EM_UNDER = re.compile(r"(?<![_\w])_(?=\S)([^_\n]+?)(?<=\S)_(?![_\w])")
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")  # the text after it, less a closing "#" run, is the heading
 _MD_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 
 
@@ -476,14 +584,14 @@ def strip_markdown_line(line: str) -> str:
     if _MD_RULE.match(line) or _MD_REF_DEF.match(line):
         return ""
     m = _MD_HEADING.match(line)
-    if m:
-        line = m.group(1)
+    if m:  # "## Title ##" -> "Title"; str methods, not a regex tail that rescans "####...x"
+        line = line[m.end():].rstrip().rstrip("#").rstrip()
     line = re.sub(r"^\s{0,3}(?:>\s?)+", "", line)
     line = re.sub(r"^\s*[-*+]\s+", "  ", line)  # a list item: indented, so its own paragraph
     line = _MD_IMAGE.sub("", line)
     line = _MD_LINK.sub(r"\1", line)
     line = _MD_REF_LINK.sub(r"\1", line)
-    line = _MD_BOLD.sub(r"\2", line)
+    line = _MD_BOLD.sub(lambda b: b.group(1) or b.group(2), line)
     line = _MD_EM_STAR.sub(r"\1", line)
     return _MD_EM_UNDER.sub(r"\1", line)
 
@@ -588,6 +696,7 @@ class _HTMLExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.skip: list[str] = []  # open dropped elements
+        self.skip_open: dict[str, int] = {}  # how many of each are in ``skip``
         self.depth = dict.fromkeys(_CONTAINERS, 0)
         self.texts: dict[str, list[str]] = {c: [] for c in _CONTAINERS}
         self.articles: list[list[str]] = []  # one buffer per top-level <article>
@@ -616,6 +725,7 @@ class _HTMLExtractor(HTMLParser):
             self.h1_flags = (self.depth["article"] > 0, bool(self.skip))
         if tag in _DROP_TAGS:
             self.skip.append(tag)
+            self.skip_open[tag] = self.skip_open.get(tag, 0) + 1
         if self.skip:
             return
         if tag in self.depth:
@@ -642,9 +752,12 @@ class _HTMLExtractor(HTMLParser):
             self.h1.append((*self.h1_flags, "".join(self.h1_buf)))
             self.h1_buf = None
         if self.skip:
-            if tag in self.skip:
-                while self.skip and self.skip.pop() != tag:
-                    pass
+            if self.skip_open.get(tag):  # a count, not ``tag in self.skip``: 100k open <nav>s stay linear
+                while self.skip:
+                    popped = self.skip.pop()
+                    self.skip_open[popped] -= 1
+                    if popped == tag:
+                        break
             return
         if tag in _BLOCK_TAGS:
             self._emit("\n\n")
@@ -714,11 +827,31 @@ class _HTMLExtractor(HTMLParser):
         return self.canonical or self.meta.get("og:url", "")
 
 
-def parse_html(raw: str, source: str, stem: str) -> _Item:
-    """An ``.html`` article: main text, title, date and canonical url."""
+# Python < 3.13.5's ``HTMLParser.close()`` rescans to the end of the input from every tag or
+# comment that never closes, which is quadratic (40 kB of "<a" took 0.8 s, a few MB hours).
+# ``feed()`` stops at the first such construct, so the text before it is parsed in linear time;
+# when the unparsed rest is longer than ``MAX_HTML_UNCLOSED_TAIL`` it is dropped (an HTML5 parser
+# also drops an unclosed tag or comment and everything after it); a shorter rest goes through
+# ``close()``, whose quadratic worst case is then a fraction of a second.
+
+
+def _run_html_parser(raw: str) -> _HTMLExtractor:
+    """Feed a whole document; a long never-closed tail is dropped rather than parsed."""
     parser = _HTMLExtractor()
     parser.feed(raw)
+    if len(parser.rawdata) > MAX_HTML_UNCLOSED_TAIL:
+        log.info("html: dropped %d characters after a tag or comment that never closes", len(parser.rawdata))
+        parser.rawdata = ""
     parser.close()
+    return parser
+
+
+def parse_html(raw: str, source: str, stem: str) -> _Item:
+    """An ``.html`` article: main text, title, date and canonical url."""
+    try:
+        parser = _run_html_parser(raw)
+    except AssertionError:  # Python < 3.13: "<![" not followed by a known section name
+        parser = _run_html_parser(raw.replace("<![", "&lt;!["))
     if parser.h1_buf is not None:  # unclosed <h1>
         parser.h1.append((*parser.h1_flags, "".join(parser.h1_buf)))
     title = clean_title(parser.title(), unescape=False)  # the parser already unescaped
@@ -730,7 +863,7 @@ def parse_html(raw: str, source: str, stem: str) -> _Item:
 
 def _read_html(path: Path) -> str:
     """An HTML file as text: UTF-8, else the encoding its ``<meta charset>`` declares."""
-    data, _ = _read_bytes(path)
+    data, _ = _read_bytes(path, MAX_ARTICLE_FILE_BYTES, "MAX_ARTICLE_FILE_BYTES")
     try:
         return _decode(data)
     except _Unreadable:
@@ -740,7 +873,7 @@ def _read_html(path: Path) -> str:
             raise
         try:
             return data.decode(charset)
-        except (LookupError, UnicodeDecodeError) as exc:
+        except (LookupError, ValueError) as exc:  # ValueError: UnicodeError, e.g. charset "undefined"
             raise _Unreadable(f"not UTF-8 and not valid {charset}") from exc
 
 
@@ -782,6 +915,8 @@ def parse_record(record: object, source: str) -> _Item:
     text = _text_value(raw_text) if raw_text is not None else ""
     if text is None:
         return _Skip(source, f"text field is a {type(raw_text).__name__}, not a string")
+    if len(text) > MAX_RAW_ARTICLE_CHARS:  # not worth cleaning: it could not come under MAX_ARTICLE_CHARS
+        return _Skip(source, _too_long(len(text), "before cleaning", MAX_RAW_ARTICLE_CHARS, "MAX_RAW_ARTICLE_CHARS"))
     body = clean_text(text)
     if not body:
         return _Skip(source, "empty body")
@@ -823,29 +958,41 @@ def _partial_json_array(text: str) -> tuple[list, str]:
             return items, "unexpected end of data"
         try:
             item, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            return items, f"invalid JSON on line {exc.lineno} column {exc.colno}: {exc.msg}"
+        except (ValueError, RecursionError) as exc:
+            return items, _json_error(exc)
         items.append(item)
+
+
+def _json_error(exc: ValueError | RecursionError) -> str:
+    """Why ``json`` gave up: a syntax error, nesting too deep for the parser, or a huge number."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON on line {exc.lineno} column {exc.colno}: {exc.msg}"
+    if isinstance(exc, RecursionError):
+        return "invalid JSON: nested too deeply to parse"
+    return f"invalid JSON: {exc}"  # e.g. an integer of more than 4300 digits
 
 
 def load_json(path: Path, source: str) -> Iterator[_Item]:
     """A ``.json``/``.json.gz`` file: its records, or as many as can be salvaged."""
-    data, gz_error = _read_bytes(path)
+    data, gz_error = _read_bytes(path, MAX_JSON_BYTES, "MAX_JSON_BYTES; save bigger feeds as JSON Lines")
     text = _decode(data, partial=gz_error is not None)
+    del data
     if not text.strip():
         yield _Skip(source, gz_error or "empty file", is_record=False, unread=bool(gz_error))
         return
     broken = None
     try:
         records = _json_records(json.loads(text))
-    except json.JSONDecodeError as exc:
-        if not text.lstrip().startswith("["):
-            yield _Skip(source, gz_error or f"invalid JSON on line {exc.lineno} column {exc.colno}: {exc.msg}",
-                        is_record=False, unread=True)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too deep, a 5000-digit number
+        if not isinstance(exc, json.JSONDecodeError) or not text.lstrip().startswith("["):
+            yield _Skip(source, gz_error or _json_error(exc), is_record=False, unread=True)
             return
         records, broken = _partial_json_array(text)
     if records is None:
         yield _Skip(source, "JSON is neither a record nor a list of records", is_record=False, unread=True)
+        return
+    if not records and not broken and not gz_error:  # "[]": say so, every input leaves a trace
+        yield _Skip(source, "no records (an empty list)", is_record=False)
         return
     for n, record in enumerate(records, start=1):
         yield parse_record(record, f"{source}#{n}")
@@ -858,11 +1005,11 @@ def load_json(path: Path, source: str) -> Iterator[_Item]:
 def load_jsonl(path: Path, source: str) -> Iterator[_Item]:
     """A ``.jsonl``/``.jsonl.gz`` file: one record per line; a bad line skips only itself."""
     data, gz_error = _read_bytes(path)
-    lines = data.split(b"\n")
-    if gz_error and lines and lines[-1].strip():
-        lines = lines[:-1]  # the last line was cut off by the truncation
+    if data.startswith(tuple(bom for bom, _, _ in _UNICODE_BOMS)):  # UTF-16/32: lines are not split on b"\n"
+        data = _decode(data, partial=gz_error is not None).encode("utf-8")
+    stop = data.rfind(b"\n") + 1 if gz_error else len(data)  # a truncation cut the last line off
     n = 0
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in enumerate(_lines(data, stop), start=1):
         if not line.strip():
             continue
         n += 1
@@ -877,10 +1024,42 @@ def load_jsonl(path: Path, source: str) -> Iterator[_Item]:
         except json.JSONDecodeError as exc:
             yield _Skip(rec_source, f"invalid JSON on line {lineno}: {exc.msg}")
             continue
+        except (ValueError, RecursionError) as exc:  # too deep, a 5000-digit number
+            yield _Skip(rec_source, f"{_json_error(exc)} (line {lineno})")
+            continue
         yield parse_record(record, rec_source)
     if gz_error:
         yield _Skip(source, f"{gz_error}; the rest of the file after {n} records was not read",
                     is_record=False, unread=True)
+    elif n == 0:  # every input leaves a trace: an empty (or blank) file is a file skip, as for .json
+        yield _Skip(source, "empty file", is_record=False)
+
+
+def _lines(data: bytes, stop: int) -> Iterator[bytes]:
+    """The lines of ``data[:stop]`` one at a time: ``split`` would hold 100M lines of "1" at once."""
+    start = 0
+    while start < stop:
+        end = data.find(b"\n", start, stop)
+        end = stop if end < 0 else end
+        yield data[start:end]
+        start = end + 1
+
+
+def _give_up_after_skips(items: Iterator[_Item], source: str) -> Iterator[_Item]:
+    """``items``, until ``MAX_SKIPPED_RECORDS_PER_FILE`` records were skipped; then one file skip.
+
+    Each skip is kept (with its source and reason) in the report, so a file of millions of
+    non-records would otherwise fill memory; past that many it is not a feed of articles.
+    """
+    skipped = 0
+    for item in items:
+        yield item
+        if isinstance(item, _Skip) and item.is_record:
+            skipped += 1
+            if skipped >= MAX_SKIPPED_RECORDS_PER_FILE:
+                yield _Skip(source, f"gave up after {skipped:,} skipped records (MAX_SKIPPED_RECORDS_PER_FILE); "
+                                    "the rest of the file was not read", is_record=False, unread=True)
+                return
 
 
 # --------------------------------------------------------------------------------------------
@@ -903,7 +1082,10 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             raise FileNotFoundError(f"article path not found: {path} (give files or folders of articles)")
         candidates = [path] if path.is_file() else _walk(path)
         for file in candidates:
-            key = file.resolve()
+            try:
+                key = file.resolve()
+            except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+                key = Path(os.path.abspath(file))  # load_articles reports it as unreadable
             if key not in seen:
                 seen.add(key)
                 yield file
@@ -911,8 +1093,11 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 def _walk(folder: Path) -> list[Path]:
     """Supported, non-hidden files under ``folder``, sorted by their path inside it."""
+    def unreadable(exc: OSError) -> None:  # os.walk would skip an unreadable folder silently
+        log.warning("cannot read folder %s: %s", exc.filename, exc.strerror or exc)
+
     found = []
-    for root, dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             file = Path(root) / name
@@ -926,9 +1111,9 @@ def load_file(path: Path) -> Iterator[_Item]:
     source, suffix, stem = str(path), _suffix(path), path.name[: -len(_suffix(path)) or None]
     try:
         if suffix in (".json", ".json.gz"):
-            yield from load_json(path, source)
+            yield from _give_up_after_skips(load_json(path, source), source)
         elif suffix in (".jsonl", ".jsonl.gz"):
-            yield from load_jsonl(path, source)
+            yield from _give_up_after_skips(load_jsonl(path, source), source)
         elif suffix in (".html", ".htm"):
             raw = _read_html(path)
             yield parse_html(raw, source, stem) if raw.strip() else _Skip(source, "empty file")
