@@ -16,6 +16,7 @@ from pathlib import Path
 from qa.config import Settings
 from qa.conversation import Conversation
 from qa.excerpt import excerpt
+from qa.index import IndexBusy
 from qa.pipeline import Pipeline, clean_question
 from qa.types import Answer, Citation, Filters, Finding
 from qa.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, save_uploads
@@ -275,6 +276,8 @@ def build_app(pipeline: Pipeline, status: str = ""):
             # Adds and updates only: removing articles whose files vanished is `qa index --prune`, which
             # lists them before removing (the summary here says how many are waiting for it).
             summary = pipeline.index(progress=True).summary()
+        except IndexBusy as e:  # a `qa index` elsewhere holds the lock: say so, it is not a failure
+            summary = f"not re-indexed: {e}"
         except Exception:
             log.exception("re-indexing failed")
             summary = "re-indexing failed; see the server log."
@@ -301,6 +304,8 @@ def build_app(pipeline: Pipeline, status: str = ""):
             try:
                 status_now = index_status(pipeline.index(progress=True).summary())
                 msg += " They are indexed and searchable now."
+            except IndexBusy as e:
+                msg += f" They are saved but not indexed yet: {e}. Press \"Re-index articles\" when it is done."
             except Exception:
                 log.exception("indexing uploads failed")
                 msg += " Indexing them failed; see the server log."

@@ -234,6 +234,20 @@ def test_uploads_are_saved_then_indexed(tmp_path):
     assert "2 articles" in status
 
 
+def test_a_busy_index_is_reported_not_failed(tmp_path):
+    from qa.chat import build_app
+    from qa.index import IndexBusy
+
+    pipeline = FakePipeline(tmp_path)
+
+    def busy(paths=None, progress=True, prune=False):
+        raise IndexBusy(f"another `qa index` is updating {tmp_path} (pid 42); try again when it finishes")
+
+    pipeline.index = busy
+    status, *_ = handler(build_app(pipeline), "reindex")(progress=lambda *a, **k: None)
+    assert "not re-indexed" in unescape(status) and "pid 42" in unescape(status) and "failed" not in status
+
+
 # --- in the browser ---------------------------------------------------------------------------
 
 
