@@ -342,10 +342,11 @@ def build_app(pipeline: Pipeline, status: str = ""):
 
         ask_io = {"fn": respond, "inputs": [box, chatbot, conv, since, until, chosen],
                   "outputs": [box, chatbot, conv], "concurrency_id": "pipeline", "concurrency_limit": 1}
-        box.submit(**ask_io)
-        send.click(**ask_io)
+        box.submit(**ask_io, api_name="ask")  # the endpoint gradio_client calls (bench/chat_load.py)
+        send.click(**ask_io, api_visibility="private")
         for button, question in zip(example_buttons, EXAMPLES):
-            button.click(lambda q=question: q, None, box, queue=False).then(**ask_io)
+            button.click(lambda q=question: q, None, box, queue=False, api_visibility="private").then(
+                **ask_io, api_visibility="private")
         refresh.click(reindex, None, [status_md, since, until, chosen], concurrency_id="pipeline",
                       concurrency_limit=1)
         files.upload(add_files, files, [upload_md, status_md, since, until, chosen, files],
@@ -398,7 +399,7 @@ def launch(settings: Settings | None = None, refresh: bool = True, block: bool =
     pipeline.warm_up()
     demo = build_app(pipeline, status)
     print(f"Chat on http://{settings.host}:{settings.port}", flush=True)
-    demo.queue().launch(server_name=settings.host, server_port=settings.port, css=CSS,
+    demo.queue(max_size=settings.queue_size).launch(server_name=settings.host, server_port=settings.port, css=CSS,
                         prevent_thread_lock=not block, footer_links=[], show_error=False,
                         max_file_size=5 * MAX_UPLOAD_BYTES)
     return demo

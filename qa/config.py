@@ -31,6 +31,7 @@ ENV = {
     "embed_batch": "QA_EMBED_BATCH",
     "host": "QA_HOST",
     "port": "QA_PORT",
+    "queue_size": "QA_QUEUE_SIZE",
 }
 
 
@@ -50,6 +51,7 @@ class Settings:
     embed_batch: int = 64
     host: str = "127.0.0.1"
     port: int = 7860
+    queue_size: int = 64  # questions waiting in the chat's queue; more get Gradio's "queue is full" message
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -84,7 +86,7 @@ def _parse(name: str, raw: str):
         return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     if name in ("index_dir", "reader_model", "data_dir"):
         return Path(raw)
-    if name in ("chunk_tokens", "chunk_overlap", "top_k", "candidates", "embed_batch", "port"):
+    if name in ("chunk_tokens", "chunk_overlap", "top_k", "candidates", "embed_batch", "port", "queue_size"):
         return int(raw)
     if name == "null_threshold":
         return float(raw)
