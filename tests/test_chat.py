@@ -413,6 +413,17 @@ def test_article_html_is_shown_not_run(page):
 
 
 @browser
+def test_payloads_in_questions_are_shown_as_text(page):
+    payload = '<img src=x onerror="window.__pwned = 3"><script>window.__pwned = 4</script> What did Pakistan agree to?'
+    msg = ask(page, payload)
+    msg.locator(".qa-answer, .qa-refusal").first.wait_for(timeout=60_000)
+    asked = messages(page).nth(messages(page).count() - 2)  # the user's message
+    assert page.evaluate("window.__pwned") is None
+    assert asked.locator("img").count() == 0 and asked.locator("script").count() == 0
+    assert "<img src=x" in asked.inner_text()
+
+
+@browser
 def test_follow_up_questions(page):
     first = ask(page, "Where did last month's bombing happen?")
     assert "Karachi" in first.inner_text()
