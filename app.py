@@ -6,7 +6,7 @@ The same as `qa serve`: the index is refreshed on start, then the chat binds to
 127.0.0.1 unless told otherwise (QA_HOST / --host).
 """
 
-from qa.cli import main
+from qa.app.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["serve", *__import__("sys").argv[1:]]))

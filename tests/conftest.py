@@ -39,7 +39,7 @@ def reader_path() -> Path:
 def seed_settings(tmp_path_factory, reader_path):
     """Settings for an index of corpus/ built once in a temp folder."""
     from qa.config import Settings
-    from qa.pipeline import Pipeline
+    from qa.answer.pipeline import Pipeline
 
     s = Settings.from_env({}).with_overrides(
         corpus=(CORPUS,), index_dir=tmp_path_factory.mktemp("seed-index"), reader_model=reader_path
@@ -51,6 +51,6 @@ def seed_settings(tmp_path_factory, reader_path):
 
 @pytest.fixture(scope="session")
 def seed_pipeline(seed_settings):
-    from qa.pipeline import Pipeline
+    from qa.answer.pipeline import Pipeline
 
     return Pipeline(seed_settings)

@@ -1,0 +1,270 @@
+"""The question-answering pipeline: retrieve passages, read them, cite the answer.
+
+``Pipeline`` wires the stages from one ``Settings`` and loads each model on
+first use, so the CLI, the chat and the evaluation share one code path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+from qa.store.chunk import Chunker
+from qa.config import Settings
+from qa.answer.conversation import Conversation, ResolvedQuestion
+from qa.answer.decode import SpanCandidate, merge_overlaps
+from qa.store.embed import Embedder
+from qa.answer.findings import FindingRules, LocatedSpan, locate, select
+from qa.store.index import IndexData, IndexStore
+from qa.store.indexer import Indexer, IndexReport
+from qa.answer.read import ReadResult, Reader
+from qa.answer.retrieve import HybridRetriever
+from qa.answer.sources import display_source, source_label
+from qa.types import Answer, Citation, Filters, Finding, Passage, article_day
+
+log = logging.getLogger(__name__)
+
+NO_ANSWER = "The articles do not answer this question."
+DENIED = "The closest passage says it did not happen."
+NO_MATCHING_ARTICLES = "No indexed article matches the filters (dates, sources); widen them to search more."
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+class Pipeline:
+    """ingest → chunk → embed → index, and retrieve → read → cite, from one configuration."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        s = self.settings
+        self.store = IndexStore(s.index_dir)
+        self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch)
+        self.chunker = Chunker(s.embedder_path(), max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
+        self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, int8=s.reader_int8)
+        self._data: IndexData | None = None
+        self._retriever: HybridRetriever | None = None
+        self.finding_rules = FindingRules()
+
+    # --- building ---------------------------------------------------------
+    def index(self, paths: list[str | Path] | None = None, progress: bool = True,
+              prune: bool = False) -> IndexReport:
+        """Add and update the articles under ``paths`` (default: the configured corpus).
+
+        Articles indexed from other paths are kept; ``prune`` removes those whose files are gone.
+        """
+        report = Indexer(self.store, self.chunker, self.embedder).run(
+            list(paths or self.settings.corpus), progress=progress, prune=prune
+        )
+        self._data = None  # reload on next question
+        self._retriever = None
+        return report
+
+    def ensure_index(self, progress: bool = True) -> IndexReport | None:
+        """Index the configured corpus when there is no index yet, so a fresh checkout can answer.
+
+        Returns None when an index already exists (it is used as it is, however old).
+        """
+        if self.store.exists():
+            return None
+        corpus = [p for p in self.settings.corpus if Path(p).exists()]
+        if not corpus:
+            raise FileNotFoundError(
+                f"no index in {self.settings.index_dir} and no articles at "
+                f"{', '.join(map(str, self.settings.corpus))}: set QA_CORPUS to your article folders, "
+                "or run `qa index PATH...`"
+            )
+        report = self.index(corpus, progress=progress)
+        if report.articles == 0:
+            raise FileNotFoundError(
+                f"no articles found in {', '.join(map(str, corpus))} to index "
+                "(supported: .txt .md .html .json .jsonl .jsonl.gz); add some and run `qa index`"
+            )
+        return report
+
+    # --- answering --------------------------------------------------------
+    @property
+    def retriever(self) -> HybridRetriever:
+        if self._retriever is None:
+            if self._data is None:
+                self._data = self.store.load()
+            self._retriever = HybridRetriever(self._data, self.embedder, candidates=self.settings.candidates)
+        return self._retriever
+
+    def check_ready(self) -> None:
+        """Fail early, with what to do, when the index or the reader model is missing."""
+        if not self.store.exists():
+            raise FileNotFoundError(
+                f"no index in {self.settings.index_dir}: run `qa index PATH...` (or `qa index` for "
+                f"{', '.join(map(str, self.settings.corpus))})"
+            )
+        model = Path(self.reader.model_path)
+        if not (model / "config.json").exists() and not _looks_like_hub_name(self.reader.model_path):
+            raise FileNotFoundError(
+                f"no reader model at {model}: set QA_READER_MODEL (or --reader) to a question-answering "
+                "model folder, or train one with `qa train-reader`"
+            )
+
+    def warm_up(self) -> None:
+        """Load the index and both models now, so the first question is not the slow one."""
+        self.check_ready()
+        _ = self.retriever
+        self.embedder.encode(["warm up"])
+        self.reader.load()
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        conversation: Conversation | None = None,
+    ) -> Answer:
+        """Answer one question from the index; any text gets an Answer, except that a question
+        with no words at all (empty, whitespace, only symbols) raises ValueError saying so.
+
+        With ``conversation``, a follow-up is resolved against the previous turn:
+        retrieval searches its expanded query, the reader reads its resolved text
+        (``Answer.resolved_question``), and the turn is remembered. ``filters``
+        restricts the articles searched.
+        """
+        question = clean_question(question)
+        resolved = conversation.resolve(question) if conversation else ResolvedQuestion(question, question)
+        t0 = time.perf_counter()
+        passages = self.retriever.retrieve(
+            resolved.query, top_k=k or self.settings.top_k, filters=filters, prefer_article=resolved.prefer_article
+        )
+        t1 = time.perf_counter()
+        result = self.reader.read(resolved.text, [p.chunk.text for p in passages])
+        t2 = time.perf_counter()
+        answer = self._cite(resolved.text, passages, result, prefer_article=resolved.prefer_article)
+        answer.question = question
+        answer.resolved_question = resolved.text
+        if not passages and filters is not None and filters.active:
+            answer.message = NO_MATCHING_ARTICLES
+        answer.timings = {"retrieve": t1 - t0, "read": t2 - t1, "total": t2 - t0}
+        if conversation is not None:
+            conversation.remember(question, resolved, answer)
+        return answer
+
+    # --- what the chat's controls offer ----------------------------------
+    def sources(self) -> list[str]:
+        """Source labels of the indexed articles (URL hosts, corpus files/folders), for a source filter."""
+        data = self._loaded()
+        roots = self._source_roots()
+        labels = {source_label(a.source, a.url, roots) for a in data.articles.values()}
+        return sorted(label for label in labels if label)
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        """Earliest and latest article date (YYYY-MM-DD), (None, None) when no article is dated."""
+        days = [d for d in (article_day(a.date) for a in self._loaded().articles.values()) if d]
+        return (min(days), max(days)) if days else (None, None)
+
+    def _loaded(self) -> IndexData:
+        _ = self.retriever
+        assert self._data is not None
+        return self._data
+
+    def _source_roots(self) -> list[Path]:
+        """Folders (or files) articles were read from: the index's own record, then the settings."""
+        roots = [Path(p) for p in (self._data.manifest.get("corpus_paths", []) if self._data else [])]
+        return roots + [Path(p) for p in self.settings.corpus]
+
+    def _cite(
+        self, question: str, passages: list[Passage], result: ReadResult, prefer_article: str | None = None
+    ) -> Answer:
+        # Spans from overlapping chunks of one article are the same words: merge them
+        # in article coordinates before ranking.
+        groups = {p.chunk.article_id: i for i, p in enumerate(passages)}
+        by_article = {}
+        for c in result.candidates:
+            p = passages[c.passage]
+            key = SpanCandidate(groups[p.chunk.article_id], p.chunk.start + c.start,
+                                p.chunk.start + c.end, c.score, c.null_score)
+            by_article[key] = c
+        merged = [by_article[k] for k in merge_overlaps(sorted(by_article, key=lambda k: -k.score))]
+        threshold = result.threshold
+        spans = locate(passages, merged, result.null_score)
+        sel = select(spans, passages, question, threshold, self.finding_rules, prefer_article)
+        roots = self._source_roots()
+
+        def conf(s: LocatedSpan) -> float:
+            return result.probability(s.candidate)
+
+        if sel.findings and result.verifier is not None and conf(sel.findings[0]) <= result.verifier.cutoff:
+            # The verifier judges the best span unlikely to be right: refuse rather than guess.
+            sel.others = list(sel.findings) + list(sel.others)
+            sel.findings = []
+
+        alternatives = [
+            {
+                "text": result.span_text(s.candidate),
+                "score": conf(s),
+                "margin": s.margin,
+                "title": passages[s.passage].title,
+                "article_id": s.article_id,
+            }
+            for s in sel.others[:5]
+        ]
+        if sel.findings:
+            findings = [
+                Finding(result.span_text(s.candidate), conf(s), _citation(passages[s.passage], s.candidate, roots))
+                for s in sel.findings
+            ]
+            return Answer(
+                question=question,
+                text=findings[0].text,
+                score=findings[0].score,
+                answered=True,
+                citations=[findings[0].citation],
+                alternatives=alternatives,
+                passages=passages,
+                findings=findings,
+            )
+        message = NO_ANSWER if passages else "The index holds no articles to search."
+        if sel.denied and sel.denied[0].margin > threshold:
+            message = f"{NO_ANSWER} {DENIED}"
+        return Answer(
+            question=question,
+            text="",
+            score=alternatives[0]["score"] if alternatives else 0.0,
+            answered=False,
+            citations=[_citation(p, roots=roots) for p in passages[:3]],
+            message=message,
+            alternatives=alternatives,
+            passages=passages,
+        )
+
+
+def clean_question(question: str | None) -> str:
+    """The question as the pipeline handles it: control characters gone, whitespace collapsed.
+
+    Raises ValueError, with what is wrong, for a question with nothing to search for.
+    Length is not limited here: the reader keeps the end of a long question.
+    """
+    text = _CONTROL.sub(" ", question or "")
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError("the question is empty")
+    if not any(ch.isalnum() for ch in text):
+        raise ValueError("the question has no words to search for (only symbols or emoji)")
+    return text
+
+
+def _citation(p: Passage, span: SpanCandidate | None = None, roots: list[Path] | None = None) -> Citation:
+    return Citation(
+        article_id=p.chunk.article_id,
+        title=p.title,
+        date=p.date,
+        source=display_source(p.source, p.url, roots or []),
+        url=p.url,
+        passage=p.chunk.text,
+        passage_start=p.chunk.start,
+        answer_start=span.start if span else None,
+        answer_end=span.end if span else None,
+        score=p.score,
+    )
+
+
+def _looks_like_hub_name(name: str) -> bool:
+    """'org/model' that is not a local path: allowed when a user points at a cached hub model."""
+    return name.count("/") == 1 and not Path(name).exists() and not name.startswith((".", "/"))

@@ -1,0 +1,405 @@
+"""The Gradio chat: questions in, answers with the highlighted passages and their sources out.
+
+Everything that comes from an article (or from the user) is escaped (HTML and Markdown), so
+an article can never inject markup into the page; only the highlight, the links to sources
+(http/https only) and the layout are ours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import re
+from pathlib import Path
+
+from qa.config import Settings
+from qa.answer.conversation import Conversation
+from qa.answer.excerpt import excerpt
+from qa.store.index import IndexBusy
+from qa.answer.pipeline import Pipeline, clean_question
+from qa.types import Answer, Citation, Filters, Finding
+from qa.app.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, save_uploads
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "What did Pakistan agree to?",
+    "What is Beijing pushing Pakistan to allow?",
+    "Where did last month's bombing happen?",
+    "Which ministries did not respond to requests for comment?",
+]
+
+EMPTY_QUESTION = "Please type a question first, for example “What did Pakistan agree to?”."
+FAILED = ("Sorry, something went wrong while answering that. The details are in the server log; "
+          "please try again, or rephrase the question.")
+# Passage windows, in characters, as `qa ask` prints them: one answer, each of several findings,
+# each closest passage of a refusal.
+ANSWER_CHARS, FINDING_CHARS, CLOSEST_CHARS = 500, 300, 160
+SHOWN_QUESTION_CHARS = 600  # a longer question is shown shortened in the chat (it is asked in full)
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>$'\"])")  # and quotes, for attribute values
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def escape(text: str) -> str:
+    """Article text as inert markup: HTML-escaped, Markdown characters as entities, one line.
+
+    Line breaks become spaces: a blank line would end the HTML block the chat renders and let
+    the rest be read as Markdown.
+    """
+    text = html.escape(_LINE_BREAKS.sub(" ", text), quote=False)  # &, <, >; quotes with the rest below
+    return _MD_SPECIAL.sub(lambda m: f"&#{ord(m.group(1))};", text)
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def highlight(c: Citation, max_chars: int = ANSWER_CHARS, also: list[tuple[int, int]] = ()) -> str:
+    """The passage with the answer span marked, trimmed around it at sentence/word boundaries.
+
+    The window is the one `qa ask` prints (``qa.answer.excerpt``). ``also``: more spans of the same
+    passage to mark (findings that share it); the window then covers them all.
+    """
+    spans = [(c.answer_start, c.answer_end)] if c.answer_start is not None and c.answer_end is not None else []
+    spans = sorted({*spans, *also})
+    a, b = (min(x for x, _ in spans), max(y for _, y in spans)) if spans else (None, None)
+    ex = excerpt(c.passage, a, b, max_chars=max_chars)
+    marked = ""
+    if ex.span:
+        pos = a
+        for x, y in _merge(spans):
+            marked += escape(c.passage[pos:x]) + f"<mark>{escape(c.passage[x:y])}</mark>"
+            pos = y
+        marked += escape(c.passage[pos:b])
+    return ("…" if ex.clipped_start else "") + escape(ex.before) + marked + escape(ex.after) + (
+        "…" if ex.clipped_end else "")
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for x, y in sorted(spans):
+        if out and x <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], y))
+        else:
+            out.append((x, y))
+    return out
+
+
+def source_link(source: str) -> str:
+    """The article's source: a link when it is a web address, else its file name as code."""
+    if re.match(r"https?://", source or "", re.IGNORECASE):
+        return (f"<a class='qa-url' href=\"{escape(source)}\" target=\"_blank\" "
+                f"rel=\"noopener noreferrer\">{escape(source)}</a>")
+    return f"<code>{escape(source or 'unknown source')}</code>"
+
+
+def source_line(c: Citation) -> str:
+    parts = [f"<span class='qa-title'>{escape(c.title or 'Untitled')}</span>"]
+    if c.date:
+        parts.append(f"<span class='qa-date'>{escape(c.date[:10])}</span>")
+    parts.append(source_link(c.source or c.url))
+    return " · ".join(parts)
+
+
+def _cited(c: Citation, max_chars: int = ANSWER_CHARS, also: list[tuple[int, int]] = ()) -> str:
+    return (f"<blockquote class='qa-passage'>{highlight(c, max_chars, also)}</blockquote>"
+            f"<p class='qa-source'>{source_line(c)}</p>")
+
+
+def _same_passage(a: Citation, b: Citation) -> bool:
+    return (a.article_id, a.passage_start, a.passage) == (b.article_id, b.passage_start, b.passage)
+
+
+def _finding_items(findings: list[Finding]) -> str:
+    """One list item per finding, in the order given; neighbours quoting the same passage share
+    one item, so the passage is shown once with each of their spans marked."""
+    groups: list[list[Finding]] = []
+    for f in findings:
+        if groups and _same_passage(groups[-1][0].citation, f.citation):
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    items = []
+    for group in groups:
+        heads = "<br>".join(f"<span class='qa-span'>{escape(f.text)}</span> "
+                            f"<small>(confidence {f.score:.2f})</small>" for f in group)
+        heads = f"<p class='qa-finding-text'>{heads}</p>"
+        also = [(f.citation.answer_start, f.citation.answer_end) for f in group[1:]
+                if f.citation.answer_start is not None and f.citation.answer_end is not None]
+        items.append(f"<li class='qa-finding'>{heads}{_cited(group[0].citation, FINDING_CHARS, also)}</li>")
+    return "".join(items)
+
+
+def render(answer: Answer, asked: str | None = None, follows: str | None = None) -> str:
+    """One chat message: the answer, each finding's passage with its span highlighted, the source.
+
+    ``asked`` is the question as typed; when the pipeline answered a different (rewritten
+    follow-up) question, that question is shown. ``follows``: the earlier question a follow-up
+    kept as asked was read with.
+    """
+    out = []
+    resolved = (answer.resolved_question or "").strip()
+    typed = (asked if asked is not None else answer.question or "").strip()
+    if resolved and " ".join(resolved.split()) != " ".join(typed.split()):
+        out.append(f"<p class='qa-resolved'><small>Answered as: <i>{escape(shorten(resolved, 300))}</i>"
+                   "</small></p>")
+    elif follows:
+        out.append(f"<p class='qa-follows'><small>Read as a follow-up to: <i>{escape(shorten(follows, 300))}</i>"
+                   "</small></p>")
+    if answer.answered:
+        findings = list(answer.findings or [])
+        if len(findings) > 1:
+            out.append(f"<p class='qa-answer'>The articles say ({len(findings)} findings):</p>"
+                       f"<ol class='qa-findings'>{_finding_items(findings)}</ol>")
+            return "".join(out)
+        out.append(f"<p class='qa-answer'><span class='qa-span'>{escape(answer.text)}</span> "
+                   f"<small>(confidence {answer.score:.2f})</small></p>")
+        if findings:
+            out.append(_cited(findings[0].citation))
+        elif answer.citations:
+            out.append(_cited(answer.citations[0]))
+        return "".join(out)
+    out.append(f"<p class='qa-refusal'>{escape(answer.message or 'The articles do not answer this question.')}</p>")
+    if answer.citations:
+        out.append("<p>Closest passages:</p>")
+        out.extend(_cited(c, CLOSEST_CHARS) for c in answer.citations)
+    return "".join(out)
+
+
+def parse_date(text: str | None, label: str) -> str | None:
+    """'' → None; YYYY-MM-DD → itself; anything else → ValueError with a message for the user."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"“{shorten(text, 40)}” in {label} is not a date: write it as YYYY-MM-DD, "
+                         "for example 2024-11-13.") from None
+
+
+def make_filters(since: str | None, until: str | None, sources) -> Filters | None:
+    """The filters from the controls (None when none is set); ValueError with a message if invalid."""
+    lo, hi = parse_date(since, "Since"), parse_date(until, "Until")
+    if lo and hi and lo > hi:
+        raise ValueError(f"Since ({lo}) is after Until ({hi}): no article can match.")
+    chosen = tuple(s for s in (sources or []) if s)
+    if not (lo or hi or chosen):
+        return None
+    return Filters(since=lo, until=hi, sources=chosen)
+
+
+def upload_dir(settings: Settings) -> Path | None:
+    """Where uploads go: the first corpus folder (created if missing), None if the corpus is files only."""
+    for p in settings.corpus:
+        p = Path(p)
+        if p.is_dir() or (not p.exists() and not p.suffix):
+            return p
+    return None
+
+
+def _text_of(message: dict) -> str:
+    """A chat message's text: Gradio hands history back with content as a list of parts."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def _note(text: str, cls: str = "qa-note") -> str:
+    return f"<p class='{cls}'>{escape(text)}</p>"
+
+
+def build_app(pipeline: Pipeline, status: str = ""):
+    import gradio as gr
+
+    def sources():
+        try:
+            return list(pipeline.sources())
+        except Exception:  # no index yet
+            log.exception("listing sources failed")
+            return []
+
+    def date_hints():
+        try:
+            lo, hi = pipeline.date_range()
+        except Exception:
+            log.exception("reading the date range failed")
+            lo = hi = None
+        return (f"earliest article: {lo[:10]}" if lo else "no dated articles"), (
+            f"latest article: {hi[:10]}" if hi else "no dated articles")
+
+    def controls():
+        """Fresh filter controls after the index changed."""
+        lo, hi = date_hints()
+        return gr.Textbox(info=lo), gr.Textbox(info=hi), gr.Dropdown(choices=sources())
+
+    def respond(message: str, history: list, conv, since: str, until: str, chosen: list):
+        history = list(history or [])
+        question = (message or "").strip()
+        if conv is None:
+            conv = Conversation()
+        if not question:
+            if not history or _text_of(history[-1]) != _note(EMPTY_QUESTION):  # not twice in a row
+                history.append({"role": "assistant", "content": _note(EMPTY_QUESTION)})
+            return "", history, conv
+        try:
+            filters = make_filters(since, until, chosen)
+            clean_question(question)  # our own check: its message is for the user
+        except ValueError as e:  # keep the question in the box so it can be asked once fixed
+            text = str(e)
+            text = text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+            history.append({"role": "assistant", "content": _note(text, "qa-error")})
+            return message, history, conv
+        shown = escape(shorten(question, SHOWN_QUESTION_CHARS))
+        if len(question) > SHOWN_QUESTION_CHARS:
+            shown += f" <small>({len(question):,} characters)</small>"
+        history.append({"role": "user", "content": shown})
+        try:
+            follow_up = conv.resolve(clean_question(question))  # what ask will do; shown with the answer
+            answer = pipeline.ask(question, filters=filters, conversation=conv)
+            reply = render(answer, asked=question, follows=follow_up.follows if follow_up.is_follow_up else None)
+        except Exception:  # logged for the operator; the user gets a plain message, never a traceback
+            log.exception("question failed: %r", question[:200])
+            reply = _note(FAILED, "qa-error")
+        history.append({"role": "assistant", "content": reply})
+        return "", history, conv
+
+    def reindex(progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's way to ask for progress)
+        progress(0, desc="Re-indexing")
+        try:
+            # Adds and updates only: removing articles whose files vanished is `qa index --prune`, which
+            # lists them before removing (the summary here says how many are waiting for it).
+            summary = pipeline.index(progress=True).summary()
+        except IndexBusy as e:  # a `qa index` elsewhere holds the lock: say so, it is not a failure
+            summary = f"not re-indexed: {e}"
+        except Exception:
+            log.exception("re-indexing failed")
+            summary = "re-indexing failed; see the server log."
+        return (index_status(summary), *controls())
+
+    def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        status_now = gr.skip()  # status line unchanged unless the index changed
+        if not files:
+            return (gr.Markdown(""), status_now, *controls(), None)
+        folder = upload_dir(pipeline.settings)
+        if folder is None:
+            msg = "Uploads need a corpus folder, but the corpus is configured as files only (QA_CORPUS)."
+            return (_note(msg, "qa-error"), status_now, *controls(), None)
+        progress(0, desc="Saving files")
+        try:
+            report = save_uploads(files, folder)
+        except Exception:
+            log.exception("saving uploads failed")
+            return (_note("The files could not be saved; see the server log.", "qa-error"), status_now,
+                    *controls(), None)
+        msg = report.summary()
+        if report.saved:
+            progress(0.05, desc="Indexing the new articles")
+            try:
+                status_now = index_status(pipeline.index(progress=True).summary())
+                msg += " They are indexed and searchable now."
+            except IndexBusy as e:
+                msg += f" They are saved but not indexed yet: {e}. Press \"Re-index articles\" when it is done."
+            except Exception:
+                log.exception("indexing uploads failed")
+                msg += " Indexing them failed; see the server log."
+        return (_note(msg, "qa-error" if report.rejected and not report.stored else "qa-note"), status_now,
+                *controls(), None)
+
+    since_hint, until_hint = date_hints()
+    with gr.Blocks(title="News QA") as demo:
+        conv = gr.State(None)  # one Conversation per browser session, made on the first question
+        gr.Markdown("## News QA\nAsk a question; the answer is quoted from the articles, with its source.",
+                    elem_id="title")
+        status_md = gr.Markdown(index_status(status), elem_id="index-status")
+        chatbot = gr.Chatbot(label="Answers", height=520, sanitize_html=True, elem_id="chat")
+        with gr.Row(elem_id="ask-row", equal_height=True):
+            box = gr.Textbox(placeholder="e.g. What did Pakistan agree to?", show_label=False, scale=8,
+                             elem_id="question", autofocus=True, max_lines=8)
+            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+        with gr.Row(elem_id="filters"):
+            since = gr.Textbox(label="Since", info=since_hint, placeholder="YYYY-MM-DD", max_lines=1,
+                               min_width=140, elem_id="since")
+            until = gr.Textbox(label="Until", info=until_hint, placeholder="YYYY-MM-DD", max_lines=1,
+                               min_width=140, elem_id="until")
+            chosen = gr.Dropdown(choices=sources(), value=[], multiselect=True, label="Sources", scale=2,
+                                 min_width=200, elem_id="sources", info="all when none is chosen")
+        gr.Markdown("Examples (click to ask):", elem_id="examples-label")
+        with gr.Row(elem_id="examples"):
+            example_buttons = [gr.Button(q, size="sm", elem_classes=["qa-example"]) for q in EXAMPLES]
+        kinds = ".txt, .md, .html, .json, .jsonl, .jsonl.gz"
+        files = gr.File(label=f"Add articles: drop {kinds} files (up to {MAX_UPLOAD_FILES} at a time, "
+                              f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each)",
+                        file_count="multiple", elem_id="upload")
+        upload_md = gr.Markdown("", elem_id="upload-status")
+        refresh = gr.Button("Re-index articles", size="sm", elem_id="reindex")
+
+        ask_io = {"fn": respond, "inputs": [box, chatbot, conv, since, until, chosen],
+                  "outputs": [box, chatbot, conv], "concurrency_id": "pipeline", "concurrency_limit": 1}
+        box.submit(**ask_io, api_name="ask")  # the endpoint gradio_client calls (bench/chat_load.py)
+        send.click(**ask_io, api_visibility="private")
+        for button, question in zip(example_buttons, EXAMPLES):
+            button.click(lambda q=question: q, None, box, queue=False, api_visibility="private").then(
+                **ask_io, api_visibility="private")
+        refresh.click(reindex, None, [status_md, since, until, chosen], concurrency_id="pipeline",
+                      concurrency_limit=1)
+        files.upload(add_files, files, [upload_md, status_md, since, until, chosen, files],
+                     concurrency_id="pipeline", concurrency_limit=1)
+    return demo
+
+
+def index_status(summary: str) -> str:
+    """The status line: the indexing summary, one escaped line per line of it."""
+    lines = [escape(line) for line in (summary or "").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head = "" if any(line.startswith("Index") for line in lines) else "Index: "
+    return f"<small>{head}{'<br>'.join(lines)}</small>"
+
+
+CSS = """
+mark { background: #ffe58a; color: inherit; padding: 0 2px; border-radius: 2px; }
+.qa-passage { font-size: 0.95em; margin: 0.3em 0; }
+.qa-resolved { color: var(--body-text-color-subdued); margin: 0 0 0.3em; }
+.qa-error { color: var(--error-text-color, #b91c1c); }
+ol.qa-findings { padding-left: 1.4em; margin: 0.3em 0; }
+li.qa-finding { margin-bottom: 0.6em; }
+.qa-finding-text, .qa-source { margin: 0.2em 0; }
+.qa-span { font-weight: 600; font-size: 0.95em; }
+.qa-date { white-space: nowrap; }
+/* Gradio's Source Sans Pro SemiBold lacks some capitals (they fall back to a smaller face):
+   bold text of ours uses the system's sans-serif instead */
+.qa-span, .qa-title, #title h2 { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+.qa-source { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.qa-title { font-weight: 600; color: var(--body-text-color); }
+.qa-source a { color: var(--link-text-color, #2563eb); }
+#chat .message, #chat .message *, #index-status, #upload-status { overflow-wrap: anywhere; word-break: normal; }
+#chat .message code, #chat .message a { white-space: normal; overflow-wrap: anywhere; }
+#chat .message blockquote { max-width: 100%; box-sizing: border-box; }
+#examples { flex-wrap: wrap; gap: 6px; }
+#examples button { flex: 0 1 auto; min-width: 0; white-space: normal; }
+"""
+
+
+def launch(settings: Settings | None = None, refresh: bool = True, block: bool = True):
+    """Refresh the index of the configured corpus (progress on the console), then serve."""
+    settings = settings or Settings.from_env()
+    pipeline = Pipeline(settings)
+    status = ""
+    if refresh:
+        print(f"Indexing {', '.join(map(str, settings.corpus))} …", flush=True)
+        status = pipeline.index(progress=True).summary()
+        print(status, flush=True)
+    pipeline.warm_up()
+    demo = build_app(pipeline, status)
+    print(f"Chat on http://{settings.host}:{settings.port}", flush=True)
+    demo.queue(max_size=settings.queue_size).launch(server_name=settings.host, server_port=settings.port, css=CSS,
+                        prevent_thread_lock=not block, footer_links=[], show_error=False,
+                        max_file_size=5 * MAX_UPLOAD_BYTES)
+    return demo

@@ -1,0 +1,301 @@
+"""The `qa` command: index, ask, serve, eval, train-reader, synth-questions."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import json
+import logging
+import os
+import re
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from qa.config import Settings
+
+if TYPE_CHECKING:
+    from qa.types import Answer, Filters
+
+log = logging.getLogger("qa.app.cli")
+
+BOLD, HIGHLIGHT, RESET = "\033[1m", "\033[1;33m", "\033[0m"  # answer line; answer span in its passage
+
+
+# Training tools with their own argument parsers: `qa NAME ...` hands the rest to MODULE.main.
+PASSTHROUGH = {
+    "train-reader": ("qa.training.reader", "train the extractive reader"),
+    "synth-questions": ("qa.training.synth", "make cloze-style training questions from articles"),
+    "train-verifier": ("qa.training.verifier", "fit the answer verifier (calibrated confidence) for a reader"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that, for `--json` runs, reports usage errors as a JSON object on stdout."""
+
+    def __init__(self, *args, json_errors: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_errors = json_errors
+
+    def error(self, message: str):  # type: ignore[override]
+        if self.json_errors:
+            print_json_error(message)
+            raise SystemExit(2)
+        super().error(message)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("configuration (flags override QA_* environment variables)")
+    g.add_argument("--index-dir", type=Path, help="where the index lives (QA_INDEX_DIR; default index/)")
+    g.add_argument("--reader", dest="reader_model", help="QA model folder (QA_READER_MODEL; default models/reader)")
+    g.add_argument("--embedder", help="sentence-transformers model folder (QA_EMBEDDER)")
+    g.add_argument("--chunk-tokens", type=int, help="hard cap of tokens per chunk (QA_CHUNK_TOKENS; default 160)")
+    g.add_argument("--threshold", dest="null_threshold", type=float,
+                   help="no-answer threshold on span-minus-null score (QA_NULL_THRESHOLD; default: the model's)")
+    g.add_argument("--int8", dest="reader_int8", action="store_const", const=True,
+                   help="quantize the reader to int8 on load (QA_READER_INT8)")
+    g.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+
+
+def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
+    from qa.evaluation import evaluate
+
+    parser = _Parser(prog="qa", description="Ask questions of a folder of news articles.", json_errors=json_errors)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                parser_class=functools.partial(_Parser, json_errors=json_errors))
+
+    p = sub.add_parser("index", help="add and update articles in the index (never removes any without --prune)")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: QA_CORPUS or corpus/)")
+    p.add_argument("--prune", action="store_true",
+                   help="also remove indexed articles whose files are gone (or no longer hold them); "
+                        "names them before removing")
+    p.add_argument("--no-progress", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("ask", help="answer one question from the indexed articles (indexes corpus/ first if "
+                                   "there is no index yet)")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, help="passages given to the reader (QA_TOP_K; default 5)")
+    p.add_argument("--json", action="store_true", help="print the answer (or the error) as JSON")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles dated on or after this day")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles dated on or before this day")
+    p.add_argument("--source", dest="sources", action="append", metavar="TEXT",
+                   help="only articles whose file path or URL contains TEXT (case-insensitive); repeat for several")
+    _common(p)
+
+    p = sub.add_parser("serve", help="start the chat in a browser (Gradio)")
+    p.add_argument("--corpus", nargs="+", type=Path, help="article files/folders to index on start")
+    p.add_argument("--host", help="interface to bind (QA_HOST; default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (QA_PORT; default 7860)")
+    p.add_argument("--no-refresh", action="store_true", help="use the index as it is; do not re-index on start")
+    _common(p)
+
+    p = sub.add_parser("eval", help="score the system on test questions (JSONL or SQuAD JSON)")
+    evaluate.add_arguments(p)
+    _common(p)
+
+    for name, (_, help_text) in PASSTHROUGH.items():  # they parse their own flags
+        sub.add_parser(name, help=f"{help_text} (see `qa {name} --help`)", add_help=False)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    s = Settings.from_env()
+    return s.with_overrides(
+        index_dir=getattr(args, "index_dir", None),
+        reader_model=getattr(args, "reader_model", None),
+        embedder=getattr(args, "embedder", None),
+        chunk_tokens=getattr(args, "chunk_tokens", None),
+        null_threshold=getattr(args, "null_threshold", None),
+        reader_int8=getattr(args, "reader_int8", None),
+        top_k=getattr(args, "k", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        corpus=tuple(args.corpus) if getattr(args, "corpus", None) else None,
+    )
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.answer.pipeline import Pipeline
+
+    paths = args.paths or list(settings.corpus)
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    report = Pipeline(settings).index(paths, progress=not args.no_progress, prune=args.prune)
+    print(report.summary())
+    if report.found == 0 and report.pruned == 0:
+        print(f"error: no articles found in {', '.join(map(str, paths))} "
+              "(supported: .txt .md .html .json .jsonl .jsonl.gz)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.answer.pipeline import Pipeline
+
+    filters = parse_filters(args.since, args.until, args.sources)  # bad flags fail before any model loads
+    if not args.question.strip():
+        raise ValueError("the question is empty")
+    pipe = Pipeline(settings)
+    if not pipe.store.exists() and any(Path(p).exists() for p in settings.corpus):
+        print(f"No index in {settings.index_dir} yet: indexing {', '.join(map(str, settings.corpus))} first.",
+              file=sys.stderr, flush=True)
+    report = pipe.ensure_index(progress=True)  # a fresh checkout answers without a separate `qa index`
+    if report is not None:
+        print(report.summary(), file=sys.stderr, flush=True)
+    pipe.check_ready()
+    answer = pipe.ask(args.question, filters=filters)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(format_answer(answer, color=use_color(sys.stdout)))
+    return 0
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(value: str, flag: str) -> str:
+    """A strict YYYY-MM-DD day, or a ValueError that names the flag and shows the expected form."""
+    value = value.strip()
+    try:
+        if not _DAY.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"{flag} {value!r} is not a date: use YYYY-MM-DD, e.g. 2024-11-13") from None
+
+
+def parse_filters(since: str | None, until: str | None, sources: list[str] | None) -> Filters | None:
+    """The article filters given on the command line, validated; None when there are none."""
+    since = parse_day(since, "--since") if since is not None else None
+    until = parse_day(until, "--until") if until is not None else None
+    if since and until and since > until:
+        raise ValueError(f"--since {since} is after --until {until}: no article can match")
+    sources = [s.strip() for s in sources or [] if s.strip()]
+    if not (since or until or sources):
+        return None
+    from qa.types import Filters
+
+    return Filters(since=since, until=until, sources=tuple(sources))
+
+
+def use_color(stream: TextIO) -> bool:
+    """ANSI styling only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _style(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{RESET}" if color and text else text
+
+
+def format_answer(answer: Answer, color: bool = False) -> str:
+    """Each finding with its source and passage (the span highlighted when ``color``), or the refusal.
+
+    Passages go through ``qa.answer.excerpt`` as in the chat, so both show the same words.
+    """
+    from qa.answer.excerpt import excerpt
+
+    def passage(c, width: int) -> str:
+        ex = excerpt(c.passage, c.answer_start, c.answer_end, max_chars=width)
+        flat = [" ".join(part.split()) for part in (ex.before, ex.after)]  # paragraph breaks as spaces
+        before = flat[0] + (" " if flat[0] and ex.before[-1:].isspace() else "")
+        after = (" " if flat[1] and ex.after[:1].isspace() else "") + flat[1]
+        return ("…" if ex.clipped_start else "") + before + _style(ex.span, HIGHLIGHT, color) + after + (
+            "…" if ex.clipped_end else "")
+
+    def source(c) -> str:
+        return f"— {c.title}" + (f", {c.date[:10]}" if c.date else "") + f" [{c.source}]"
+
+    lines = []
+    if answer.resolved_question and answer.resolved_question != answer.question:
+        lines.append(f"(answered as: {answer.resolved_question})")
+    if answer.answered:
+        findings = answer.findings or []
+        if len(findings) <= 1:
+            c = answer.citations[0]
+            lines += [f"{_style(answer.text, BOLD, color)}   (confidence {answer.score:.2f})", source(c),
+                      "  " + passage(c, 500)]
+        else:
+            lines.append(f"{len(findings)} findings, best first:")
+            for i, f in enumerate(findings, 1):
+                lines += [f"{i}. {_style(f.text, BOLD, color)}   (confidence {f.score:.2f})",
+                          "   " + source(f.citation), "   " + passage(f.citation, 300)]
+    else:
+        lines.append(answer.message)
+        for c in answer.citations:
+            lines.append(f"- closest: {c.title}" + (f", {c.date[:10]}" if c.date else "") + f": {passage(c, 160)}")
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.app.chat import launch
+
+    launch(settings, refresh=not args.no_refresh)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.evaluation import evaluate
+
+    return evaluate.run(args, settings)
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
+
+
+def print_json_error(message: str) -> None:
+    """The error as the JSON a `--json` caller parses: same place (stdout), never a traceback."""
+    print(json.dumps({"error": message, "answered": False}, ensure_ascii=False))
+
+
+def fail(message: str, as_json: bool, code: int = 2) -> int:
+    """Report an error in one line (stderr), or as JSON (stdout) under --json."""
+    if as_json:
+        print_json_error(message)
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def quiet_model_loading() -> None:
+    """Hide transformers' per-load "Loading weights" bars (shown again with -v).
+
+    Indexing and embedding bars are tqdm's own and stay.
+    """
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PASSTHROUGH:
+        return importlib.import_module(PASSTHROUGH[argv[0]][0]).main(argv[1:])
+    args = build_parser(json_errors="--json" in argv).parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    as_json = bool(getattr(args, "json", False))
+    try:
+        if not args.verbose:
+            quiet_model_loading()
+        return COMMANDS[args.command](args, settings_from(args))
+    except KeyboardInterrupt:
+        return fail("interrupted", as_json, code=130)
+    except (OSError, ValueError) as e:  # missing files and models, bad settings and flags
+        return fail(str(e), as_json)
+    except Exception as e:  # noqa: BLE001 - a user sees one line; -v logs the traceback
+        if args.verbose:
+            log.exception("unexpected error")
+        return fail(f"unexpected {type(e).__name__}: {e} (run with -v for the traceback)", as_json)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,479 @@
+"""``qa eval``: score the system on a question file, end to end or reader only.
+
+Loads the questions (JSONL or SQuAD JSON), runs them through the pipeline (or
+the reader over gold contexts), turns every answer into an ``EvalResult`` and
+hands the lot to ``qa.evaluation.metrics`` for the numbers and ``qa.evaluation.report`` for the files.
+Reader-only mode reads each question's gold context and decides as the
+product does (``ReadResult.has_answer``: margin threshold, then the verifier's
+cut-off when the reader ships one), so with no verifier its scores equal the
+dev scores training reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from qa.config import Settings
+from qa.evaluation.metrics import (
+    STAGES,
+    EvalResult,
+    answer_metrics,
+    best_threshold_row,
+    by_question_word,
+    calibration_metrics,
+    citation_accuracy,
+    cutoff_to_margin,
+    gold_rank,
+    is_answerable,
+    latency_metrics,
+    retrieval_metrics,
+    score_prediction,
+    threshold_sweep,
+)
+from qa.evaluation.squad import best_threshold, load_squad, margin_auc, squad_metrics
+
+log = logging.getLogger("qa.evaluation.evaluate")
+
+CUTOFFS = tuple(round(0.05 * i, 2) for i in range(21))  # confidence cut-offs swept end to end
+
+
+@dataclass
+class EvalQuestion:
+    """One question to ask, with what counts as a right answer and where it is written."""
+
+    id: str
+    question: str
+    answers: list[str]  # acceptable answers; empty: unanswerable
+    article_id: str | None = None
+    article_title: str | None = None
+    context: str | None = None  # gold passage, needed by reader-only mode
+    line: int | None = None  # where it came from in a JSONL file
+
+    @property
+    def answerable(self) -> bool:
+        return is_answerable(self.answers)
+
+
+@dataclass
+class BadRecord:
+    """A question-file line that could not be used; reported, never fatal."""
+
+    line: int
+    error: str
+    text: str = ""  # the start of the offending line
+
+
+@dataclass
+class QuestionSet:
+    questions: list[EvalQuestion]
+    bad: list[BadRecord] = field(default_factory=list)
+    format: str = "jsonl"  # or "squad"
+
+
+# --- loading ------------------------------------------------------------------
+
+
+def load_questions(path: str | Path) -> QuestionSet:
+    """Read a question file, telling SQuAD JSON (an object with "data") from JSONL by content."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8-sig")
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None  # several objects: JSONL
+        if isinstance(data, dict) and "data" in data:
+            return _from_squad(path)
+    return _from_jsonl(path, text)
+
+
+def _from_squad(path: Path) -> QuestionSet:
+    try:
+        examples = load_squad(path)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: malformed SQuAD file: {e!r}") from None
+    questions = [
+        EvalQuestion(id=e.id, question=e.question, answers=list(e.answers), article_title=e.title or None,
+                     context=e.context)
+        for e in examples
+    ]
+    return QuestionSet(questions, [], "squad")
+
+
+def _from_jsonl(path: Path, text: str) -> QuestionSet:
+    questions: list[EvalQuestion] = []
+    bad: list[BadRecord] = []
+    first_line: dict[str, int] = {}
+    for no, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            q = parse_record(json.loads(raw), no)
+            if q.id in first_line:
+                raise ValueError(f"duplicate id {q.id!r} (first on line {first_line[q.id]})")
+        except json.JSONDecodeError as e:
+            bad.append(BadRecord(no, f"invalid JSON: {e.msg} (column {e.colno})", raw[:200]))
+        except ValueError as e:
+            bad.append(BadRecord(no, str(e), raw[:200]))
+        else:
+            first_line[q.id] = no
+            questions.append(q)
+    for b in bad:
+        log.warning("%s:%d: skipped: %s", path, b.line, b.error)
+    return QuestionSet(questions, bad, "jsonl")
+
+
+def parse_record(obj: Any, line: int) -> EvalQuestion:
+    """Validate one JSONL record; raises ValueError saying what is wrong."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    question = obj.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("missing or empty 'question'")
+    if "answers" not in obj:
+        raise ValueError("missing 'answers' (use [] for an unanswerable question)")
+    answers = obj["answers"]
+    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        raise ValueError("'answers' must be a list of strings")
+    flag = obj.get("answerable")
+    if isinstance(flag, bool) and flag != is_answerable(answers):
+        raise ValueError(f"'answerable' is {str(flag).lower()} but 'answers' is {answers!r}")
+    for key in ("article_id", "article_title", "context"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise ValueError(f"'{key}' must be a string")
+    qid = obj.get("id")
+    if qid is not None and not isinstance(qid, (str, int)):
+        raise ValueError("'id' must be a string or an integer")
+    return EvalQuestion(
+        id=str(qid) if qid is not None else f"line-{line}",
+        question=question,
+        answers=list(answers),
+        article_id=obj.get("article_id") or None,
+        article_title=obj.get("article_title") or None,
+        context=obj.get("context"),
+        line=line,
+    )
+
+
+# --- running ------------------------------------------------------------------
+
+
+def _progress(total: int, enabled: bool = True):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="eval", unit="q", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
+
+
+def result_from_answer(q: EvalQuestion, ans: Any, wall_s: float) -> EvalResult:
+    """One ``qa.types.Answer`` as an ``EvalResult``.
+
+    A refused answer carries the best span it turned down in
+    ``alternatives[0]`` ("text", "score", optionally "margin"); without
+    alternatives it has no span. An answered one is its own best span.
+    """
+    answered = bool(ans.answered)
+    prediction = ans.text if answered else ""
+    score = float(ans.score)
+    margin = None
+    cited_id = cited_title = None
+    if answered:
+        best_span = ans.text
+        if ans.citations:
+            cited_id, cited_title = ans.citations[0].article_id, ans.citations[0].title
+    elif ans.alternatives:
+        alt = ans.alternatives[0]
+        best_span = str(alt.get("text") or "")
+        score = float(alt.get("score", score))
+        margin = alt.get("margin")
+    else:
+        best_span = ""
+    em, f1 = score_prediction(prediction, q.answers)
+    passages = list(ans.passages or [])
+    timings = {s: 1000.0 * float(ans.timings[s]) for s in STAGES if s in (ans.timings or {})}
+    timings.setdefault("total", 1000.0 * wall_s)
+    return EvalResult(
+        id=q.id, question=q.question, answers=list(q.answers), prediction=prediction, answered=answered,
+        score=score, best_span=best_span, em=em, f1=f1, margin=None if margin is None else float(margin),
+        gold_article_id=q.article_id, gold_title=q.article_title, cited_article_id=cited_id, cited_title=cited_title,
+        gold_rank=gold_rank(q.article_id, q.article_title, [(p.chunk.article_id, p.title) for p in passages]),
+        retrieved=[p.title for p in passages], timings_ms=timings,
+    )
+
+
+def run_end_to_end(pipe: Any, questions: Sequence[EvalQuestion], k: int, progress: bool = True) -> list[EvalResult]:
+    """Ask every question through the pipeline, one at a time, as a user would (so latencies are real)."""
+    results = []
+    with _progress(len(questions), progress) as bar:
+        for q in questions:
+            t0 = time.perf_counter()
+            ans = pipe.ask(q.question, k=k)
+            results.append(result_from_answer(q, ans, time.perf_counter() - t0))
+            bar.update(1)
+    return results
+
+
+class _CountingReader:
+    """Passes ``read_many`` through to the reader, ticking the progress bar; batching is unchanged."""
+
+    def __init__(self, reader: Any, bar: Any) -> None:
+        self.reader, self.bar = reader, bar
+
+    def read_many(self, items):
+        out = self.reader.read_many(items)
+        self.bar.update(len(items))
+        return out
+
+
+@dataclass
+class ReaderRun:
+    """Reader-only outputs: per-question results plus the raw spans/margins the sweep needs."""
+
+    results: list[EvalResult]
+    texts: dict[str, str]
+    margins: dict[str, float]
+    gold: dict[str, list[str]]
+    threshold: float
+    official: dict  # official SQuAD metrics of the product's decisions, plus margin/confidence ROC AUC
+    seconds: float
+
+
+def run_reader_only(reader: Any, questions: Sequence[EvalQuestion], progress: bool = True) -> ReaderRun:
+    """The reader alone over each question's gold context, with the product's own decision.
+
+    A question is answered when the reader's ``has_answer`` says so: the margin
+    clears the stored threshold and, when a verifier ships with the reader, the
+    verifier's probability clears its cut-off; that probability is the score
+    the calibration checks.
+    """
+    reader.load()
+    threshold = float(reader.null_threshold)
+    t0 = time.perf_counter()
+    reads: list = []
+    counting = _CountingReader(reader, None)
+    with _progress(len(questions), progress) as bar:
+        counting.bar = bar
+        for g in range(0, len(questions), 64):
+            chunk = questions[g : g + 64]
+            reads.extend(counting.read_many([(q.question, [q.context or ""]) for q in chunk]))
+    seconds = time.perf_counter() - t0
+    texts = {q.id: r.span_text() for q, r in zip(questions, reads)}
+    margins = {q.id: float(r.margin) for q, r in zip(questions, reads)}
+    gold = {q.id: list(q.answers) for q in questions}
+    results = []
+    for q, r in zip(questions, reads):
+        m, span = margins[q.id], texts[q.id]
+        answered = bool(r.has_answer and span)
+        prediction = span if answered else ""
+        em, f1 = score_prediction(prediction, q.answers)
+        results.append(EvalResult(
+            id=q.id, question=q.question, answers=list(q.answers), prediction=prediction, answered=answered,
+            score=float(r.confidence), best_span=span, em=em, f1=f1, margin=m, gold_title=q.article_title,
+            gold_article_id=q.article_id,
+        ))
+    official = squad_metrics({r.id: r.prediction for r in results}, gold)
+    official["margin_auc"] = margin_auc(margins, gold)
+    official["confidence_auc"] = margin_auc({r.id: r.score for r in results}, gold)
+    return ReaderRun(results, texts, margins, gold, threshold, official, seconds)
+
+
+# --- threshold sweeps -----------------------------------------------------------
+
+
+def confidence_sweep(results: Sequence[EvalResult], stored_threshold: float | None) -> dict:
+    """End-to-end sweep over confidence cut-offs: answered at c iff score > c.
+
+    The pipeline answers iff score > 0.5, so the 0.5 row is the current
+    setting. Each cut-off c maps to the margin threshold stored + logit(c)
+    (``QA_NULL_THRESHOLD``); without a known stored threshold the margin is
+    relative to it.
+    """
+    spans = [r.best_span for r in results]
+    scores = [r.score for r in results]
+    answers = [r.answers for r in results]
+    base = stored_threshold if stored_threshold is not None else 0.0
+    rows = threshold_sweep(spans, scores, answers, CUTOFFS)
+    for row in rows:
+        row["margin_threshold"] = cutoff_to_margin(row["threshold"], base)
+    best_c, best_f1 = best_threshold(
+        {r.id: r.best_span for r in results}, {r.id: r.score for r in results}, {r.id: r.answers for r in results}
+    )
+    best_c = min(max(best_c, 0.0), 1.0)
+    best = best_threshold_row(spans, scores, answers, best_c, best_f1)
+    best["margin_threshold"] = cutoff_to_margin(best_c, base)
+    current = threshold_sweep(spans, scores, answers, [0.5])[0]
+    current["margin_threshold"] = base
+    return {
+        "scale": "confidence",
+        "stored_margin_threshold": stored_threshold,
+        "margin_is_relative": stored_threshold is None,
+        "rows": rows,
+        "current": current,
+        "best": best,
+    }
+
+
+def margin_sweep(run: ReaderRun, n: int = 41) -> dict:
+    """Reader-only sweep over margin thresholds, spanning the margins seen (1st to 99th percentile)."""
+    ids = [r.id for r in run.results]
+    spans = [run.texts[i] for i in ids]
+    margins = [run.margins[i] for i in ids]
+    answers = [run.gold[i] for i in ids]
+    best_t, best_f1 = best_threshold(run.texts, run.margins, run.gold)
+    finite = np.array([m for m in margins if math.isfinite(m)], dtype=float)
+    lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (run.threshold - 5, run.threshold + 5))
+    lo, hi = min(lo, run.threshold, best_t) - 0.5, max(hi, run.threshold, best_t) + 0.5
+    grid = sorted(set(np.round(np.linspace(lo, hi, n), 3).tolist()))
+    rows = threshold_sweep(spans, margins, answers, grid)
+    current = threshold_sweep(spans, margins, answers, [run.threshold])[0]
+    return {
+        "scale": "margin",
+        "stored_margin_threshold": run.threshold,
+        "margin_is_relative": False,
+        "rows": rows,
+        "current": current,
+        "best": best_threshold_row(spans, margins, answers, best_t, best_f1),
+    }
+
+
+# --- assembly -------------------------------------------------------------------
+
+
+def summarize(
+    results: Sequence[EvalResult],
+    *,
+    mode: str,
+    k: int | None,
+    sweep: dict,
+    bad: Sequence[BadRecord] = (),
+    answers: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """All metrics of a run as one JSON-ready dict (no per-question details)."""
+    out: dict[str, Any] = {"mode": mode}
+    out.update(extra or {})
+    out["counts"] = {
+        "questions": len(results),
+        "answerable": sum(r.answerable for r in results),
+        "unanswerable": sum(not r.answerable for r in results),
+        "with_gold_article": sum(r.has_gold_article for r in results),
+        "bad_records": len(bad),
+    }
+    computed = answer_metrics(results)
+    if answers is None:
+        out["answers"] = computed
+    else:  # reader-only: the official numbers as training reports them, plus the refusal rates
+        out["answers"] = {**answers, "false_refusal_rate": computed["false_refusal_rate"],
+                          "answer_rate": computed["answer_rate"]}
+    if mode == "end_to_end":
+        out["retrieval"] = retrieval_metrics(results, k or 0)
+        out["citation"] = citation_accuracy(results)
+        out["latency_ms"] = latency_metrics(results)
+    out["by_question_word"] = by_question_word(results)
+    out["calibration"] = calibration_metrics(results)
+    out["threshold_sweep"] = sweep
+    out["bad_records"] = [{"line": b.line, "error": b.error} for b in bad]
+    return out
+
+
+# --- CLI ------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("questions", type=Path,
+                        help="JSONL (question, answers, optional id/article_title/article_id) or SQuAD 1.1/2.0 JSON")
+    parser.add_argument("--corpus", nargs="+", type=Path, default=None, metavar="PATH",
+                        help="(re)build the index from these files/folders first; this replaces the index in "
+                             "the index folder, so use --index-dir/QA_INDEX_DIR to keep yours (default: use the "
+                             "current index)")
+    parser.add_argument("--reader-only", action="store_true",
+                        help="score the reader alone on each question's gold context (SQuAD files, or JSONL with "
+                             "'context'); reproduces reader-training dev scores")
+    parser.add_argument("--k", type=int, default=None, help="passages given to the reader (default: settings top_k)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: eval_out/<questions file stem>)")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+
+
+def run(args: argparse.Namespace, settings: Settings, *, pipeline: Any = None) -> int:
+    """Run ``qa eval``; ``pipeline`` replaces ``qa.answer.pipeline.Pipeline(settings)`` (tests)."""
+    from qa.evaluation.report import format_summary, write_report
+
+    started = time.time()
+    path = Path(args.questions)
+    try:
+        qset = load_questions(path)
+    except (OSError, ValueError) as e:
+        print(f"qa eval: {e}", file=sys.stderr)
+        return 2
+    questions = qset.questions[: args.limit] if args.limit else qset.questions
+    if not questions:
+        print(f"qa eval: {path}: no usable questions ({len(qset.bad)} bad records)", file=sys.stderr)
+        return 2
+    if args.k is not None and args.k < 1:
+        print("qa eval: --k must be at least 1", file=sys.stderr)
+        return 2
+    k = args.k or settings.top_k
+    if args.corpus and not args.reader_only:
+        settings = settings.with_overrides(corpus=tuple(args.corpus))
+    if pipeline is None:
+        from qa.answer.pipeline import Pipeline
+
+        pipeline = Pipeline(settings)
+    extra: dict[str, Any] = {"questions_file": str(path), "format": qset.format}
+
+    if args.reader_only:
+        no_ctx = [q for q in questions if not q.context]
+        if no_ctx:
+            print(f"qa eval: --reader-only needs gold contexts (a SQuAD file, or 'context' in JSONL); "
+                  f"{len(no_ctx)} of {len(questions)} questions have none", file=sys.stderr)
+            return 2
+        if args.corpus:
+            log.warning("--corpus is ignored with --reader-only")
+        rrun = run_reader_only(pipeline.reader, questions)
+        results = rrun.results
+        extra["reader"] = {"model": str(getattr(pipeline.reader, "model_path", "")),
+                           "null_threshold": rrun.threshold, "seconds": rrun.seconds,
+                           "questions_per_second": len(results) / rrun.seconds if rrun.seconds else None}
+        summary = summarize(results, mode="reader_only", k=None, sweep=margin_sweep(rrun), bad=qset.bad,
+                            answers=rrun.official, extra=extra)
+    else:
+        if args.corpus:
+            report = pipeline.index(list(args.corpus))
+            extra["index"] = {a: getattr(report, a, None)
+                              for a in ("articles", "chunks", "skipped", "duplicates", "embedded", "removed")}
+            extra["index"]["summary"] = report.summary()
+            print(report.summary(), file=sys.stderr)
+        # Fail early on a missing index or model, and load both before timing anything.
+        prepare = getattr(pipeline, "warm_up", None) or getattr(pipeline, "check_ready", None)
+        if callable(prepare):
+            prepare()
+        extra["k"] = k
+        results = run_end_to_end(pipeline, questions, k)
+        stored = getattr(getattr(pipeline, "reader", None), "null_threshold", None)
+        summary = summarize(results, mode="end_to_end", k=k,
+                            sweep=confidence_sweep(results, None if stored is None else float(stored)),
+                            bad=qset.bad, extra=extra)
+    summary["elapsed_s"] = time.time() - started
+
+    out_dir = Path(args.out) if args.out else Path("eval_out") / path.stem
+    write_report(out_dir, summary, results)
+    if args.json:
+        from qa.evaluation.report import json_safe
+
+        print(json.dumps(json_safe(summary), indent=2))
+    else:
+        print(format_summary(summary))
+        print(f"\nreport: {out_dir / 'report.md'}")
+    return 0
+

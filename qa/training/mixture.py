@@ -1,0 +1,186 @@
+"""Training mixtures for the reader: several SQuAD-format sources, sampled, plus no-answer pairs made from the data.
+
+A mixture spec reads ``name=COUNT`` items separated by commas, where COUNT is
+a number of questions to sample, ``all``, or ``xK`` (every question K times).
+Names are the files in ``shared/data/qa_train`` (``squad11``, ``subjqa``,
+``tweetqa``, ``covidqa``, ``amazon``) and ``squad2`` (``--train``); an item may
+also be a path to any SQuAD-format file (``path/to/file.json=all``).
+
+The product reads five passages per question and usually only one holds the
+answer, so the reader must learn to refuse a passage that is merely on topic.
+``add_other_paragraph_negatives`` pairs answerable questions with another
+paragraph of the same article (the one sharing most words with the question,
+a near miss) that does not contain the answer, labelled "no answer".
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.evaluation.squad import SquadExample, normalize_answer
+
+SOURCES = {
+    "squad11": "qa_train/squad11_train.json.gz",
+    "subjqa": "qa_train/subjqa.json.gz",
+    "tweetqa": "qa_train/tweetqa.json.gz",
+    "covidqa": "qa_train/covidqa.json.gz",
+    "amazon": "qa_train/squadshifts_amazon.json.gz",
+}
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset(
+    "a an the of in on at to for by with from and or is are was were be been what which who whom whose when where "
+    "why how did do does that this these those it its as into than then there their his her they he she".split()
+)
+
+
+@dataclass(frozen=True)
+class MixItem:
+    """One source of a mixture: where it is and how many of its questions to take."""
+
+    name: str
+    path: str
+    count: int | None = None  # None: all questions
+    repeat: int = 1
+
+
+@dataclass
+class Article:
+    """The paragraphs of one article, kept so that negatives can come from a sibling paragraph."""
+
+    title: str
+    source: str
+    paragraphs: list[str]
+    examples: list[tuple[int, SquadExample]]  # (paragraph index, example)
+    _words: list[set[str]] | None = None
+    _norm: list[str] | None = None
+
+    def paragraph_words(self) -> tuple[list[set[str]], list[str]]:
+        """Content words and normalised text of every paragraph, computed once per article."""
+        if self._words is None:
+            self._words = [_content_words(p) for p in self.paragraphs]
+            self._norm = [normalize_answer(p) for p in self.paragraphs]
+        return self._words, self._norm
+
+
+def parse_mix(spec: str, data_dir: Path, squad2_train: str) -> list[MixItem]:
+    """``squad11=50000,squad2=x2,subjqa=all`` -> items, with paths resolved and errors that name the item."""
+    items = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, _, count = part.partition("=")
+        name, count = name.strip(), (count.strip() or "all")
+        if name == "squad2":
+            path = squad2_train
+        elif name in SOURCES:
+            path = str(data_dir / SOURCES[name])
+        elif Path(name).exists():
+            path = name
+        else:
+            raise ValueError(f"mixture item {part!r}: unknown source {name!r} (known: squad2, {', '.join(SOURCES)}, or a file)")
+        if count == "all":
+            items.append(MixItem(name, path))
+        elif count.startswith("x") and count[1:].isdigit():
+            items.append(MixItem(name, path, repeat=int(count[1:])))
+        elif count.isdigit():
+            items.append(MixItem(name, path, count=int(count)))
+        else:
+            raise ValueError(f"mixture item {part!r}: count must be a number, 'all' or xK")
+    return items
+
+
+def load_articles(path: str | Path) -> list[Article]:
+    """A SQuAD 1.1/2.0 file, plain or gzipped, as articles with their paragraphs."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or "data" not in data:
+        raise ValueError(f"{path}: not a SQuAD file (expected a JSON object with a 'data' list)")
+    articles = []
+    for art in data["data"]:
+        paragraphs, examples = [], []
+        for p_i, para in enumerate(art.get("paragraphs", [])):
+            paragraphs.append(para["context"])
+            for qa in para.get("qas", []):
+                answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+                examples.append((p_i, SquadExample(
+                    id=str(qa["id"]), question=qa["question"], context=para["context"],
+                    answers=[a["text"] for a in answers], answer_starts=[int(a["answer_start"]) for a in answers],
+                    title=art.get("title", ""),
+                )))
+        articles.append(Article(art.get("title", ""), art.get("source", path.name), paragraphs, examples))
+    return articles
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def near_miss_paragraph(question: str, answers: list[str], article: Article, own: int) -> int | None:
+    """The sibling paragraph sharing most content words with the question that contains no gold answer."""
+    q = _content_words(question)
+    golds = [normalize_answer(a) for a in answers if normalize_answer(a)]
+    words, norms = article.paragraph_words()
+    best, best_overlap = None, -1
+    for i in range(len(article.paragraphs)):
+        if i == own or any(g in norms[i] for g in golds):
+            continue
+        overlap = len(q & words[i])
+        if overlap > best_overlap:
+            best, best_overlap = i, overlap
+    return best
+
+
+def add_other_paragraph_negatives(articles: list[Article], chosen: list[SquadExample], ratio: float,
+                                  rng: random.Random) -> list[SquadExample]:
+    """No-answer pairs for about ``ratio`` of the chosen answerable questions whose article has other paragraphs."""
+    where = {id(ex): (a, p) for a in articles for p, ex in a.examples}
+    out = []
+    for ex in chosen:
+        if ex.is_impossible or rng.random() >= ratio or id(ex) not in where:
+            continue
+        art, own = where[id(ex)]
+        if len(art.paragraphs) < 2:
+            continue
+        other = near_miss_paragraph(ex.question, ex.answers, art, own)
+        if other is None:
+            continue
+        out.append(SquadExample(id=f"{ex.id}#neg", question=ex.question, context=art.paragraphs[other],
+                                title=ex.title))
+    return out
+
+
+@dataclass
+class Mixture:
+    """The sampled training questions and a record of how they were drawn (for the model card)."""
+
+    examples: list[SquadExample]
+    rows: list[dict]
+
+
+def build_mixture(items: list[MixItem], neg_ratio: float, seed: int) -> Mixture:
+    rng = random.Random(seed)
+    examples: list[SquadExample] = []
+    rows = []
+    for item in items:
+        articles = load_articles(item.path)
+        pool = [ex for a in articles for _, ex in a.examples]
+        if item.count is not None and item.count < len(pool):
+            chosen = rng.sample(pool, item.count)
+        else:
+            chosen = pool * item.repeat
+        negs = add_other_paragraph_negatives(articles, chosen, neg_ratio, rng)
+        examples.extend(chosen)
+        examples.extend(negs)
+        rows.append({
+            "source": item.name, "file": item.path, "available": len(pool),
+            "available_unanswerable": sum(ex.is_impossible for ex in pool),
+            "sampled": len(chosen), "unanswerable": sum(ex.is_impossible for ex in chosen),
+            "other_paragraph_negatives": len(negs),
+        })
+    return Mixture(examples, rows)

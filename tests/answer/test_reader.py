@@ -1,0 +1,101 @@
+"""The shipped reader, loaded from the repo offline, on hand-written text."""
+
+import json
+import os
+
+import pytest
+
+from qa.answer.read import READER_META, Reader
+
+PARAGRAPH = (
+    "The Mill Street bakery was founded in 1921 by Maria Rossi, an immigrant from Naples. "
+    "Her grandson, Paolo Rossi, runs it today and sells about 800 loaves of bread every morning. "
+    "In 2019 the bakery moved to a larger building near the railway station."
+)
+
+
+@pytest.fixture(scope="module")
+def reader(reader_path):
+    r = Reader(reader_path)
+    r.load()
+    return r
+
+
+def test_shipped_model_is_small_and_self_describing(reader_path):
+    size = sum(f.stat().st_size for f in reader_path.rglob("*") if f.is_file())
+    assert size < 60 * 1024 * 1024
+    meta = json.loads((reader_path / READER_META).read_text())
+    assert meta["max_length"] >= 128 and meta["stride"] > 0
+    assert isinstance(meta["null_threshold"], float)
+    assert meta["dev"]["f1"] > 0
+    assert (reader_path / "README.md").read_text().count("CC BY-SA 4.0") >= 1
+
+
+def test_loads_offline_with_stored_threshold(reader, reader_path):
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    meta = json.loads((reader_path / READER_META).read_text())
+    assert reader.null_threshold == pytest.approx(meta["null_threshold"])
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Who founded the bakery?", "Maria Rossi"),
+        ("When was the bakery founded?", "1921"),
+        ("How many loaves does the bakery sell every morning?", "800"),
+        ("Where did the bakery move in 2019?", "railway station"),
+    ],
+)
+def test_answers_hand_written_paragraph(reader, question, expected):
+    res = reader.read(question, [PARAGRAPH])
+    assert res.has_answer, f"refused: margin {res.margin:.2f} <= {res.threshold:.2f}"
+    assert expected in res.span_text()
+    assert len(res.span_text()) < 60
+    best = res.best
+    assert PARAGRAPH[best.start : best.end] == res.span_text()
+
+
+def test_answer_found_in_the_right_passage_among_several(reader):
+    other = "The city council met on Tuesday to discuss parking fees and street lighting."
+    res = reader.read("Who founded the bakery?", [other, PARAGRAPH])
+    assert res.best.passage == 1
+    assert "Maria Rossi" in res.span_text()
+
+
+def test_long_passage_is_read_in_strided_windows(reader):
+    filler = " ".join(f"Council item {i} concerned road repairs in district {i}." for i in range(60))
+    text = filler + " " + PARAGRAPH
+    res = reader.read("Who founded the bakery?", [text])
+    assert "Maria Rossi" in res.span_text()
+    assert text[res.best.start : res.best.end] == res.span_text()
+
+
+def test_no_passages_means_no_answer(reader):
+    res = reader.read("Who founded the bakery?", [])
+    assert not res.has_answer and res.span_text() == ""
+
+
+NEGATED = (
+    "After two days of talks, the union did not agree to a pay freeze. "
+    "The union agreed to a shorter working week from next year."
+)
+
+
+def test_negated_distractor_is_not_the_answer(reader, tmp_path, seed_settings):
+    """The reader may score the denied span highly; the answer given (the pipeline's findings) never is it."""
+    from qa.answer.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "talks.txt").write_text("Union ends pay talks\n2024-05-02\n" + NEGATED, encoding="utf-8")
+    settings = seed_settings.with_overrides(corpus=(corpus,), index_dir=tmp_path / "index")
+    pipe = Pipeline(settings)
+    pipe.reader = reader  # the shipped model, already loaded
+    pipe.index(progress=False)
+    ans = pipe.ask("What did the union agree to?")
+    assert ans.answered, ans.message
+    assert "shorter working week" in ans.text
+    assert all("pay freeze" not in f.text for f in ans.findings)
+    # And the plain reader on the passage: whatever it ranks first, the right span is among its candidates.
+    res = reader.read("What did the union agree to?", [NEGATED])
+    assert any("shorter working week" in res.span_text(c) for c in res.candidates[:5])

@@ -1,0 +1,537 @@
+"""The chat: answers render with the highlighted passages and sources, article HTML stays inert.
+
+The browser tests start the real app (`python app.py`) once, on a temporary copy of corpus/
+and a temporary index, and drive it in Debian's Chromium with Playwright, as a user would.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from html import unescape
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, ROOT, SEED_TITLE
+
+from qa.app.chat import EMPTY_QUESTION, escape, make_filters, render, source_link
+from qa.types import Answer, Citation, Filters, Finding
+
+EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+LONG_URL = ("https://www.example.com/news/2024/10/01/" + "apricot-growers-in-the-hunza-valley-report-" * 4
+            + "?utm_source=" + "x" * 90)
+AGREED = [  # what the seed article says Pakistan agreed to
+    "a joint security management system",
+    "Chinese officials sitting in on security meetings and co-ordination",
+    "develop a joint strategy to prevent similar incidents in the future",
+]
+browser = pytest.mark.browser
+
+
+def cite(passage, a=None, b=None, title="T", source="corpus/x.txt", date="2024-11-13"):
+    return Citation("id", title, date, source, "", passage, 0, a, b)
+
+
+def span(passage, words, **kw):
+    a = passage.index(words)
+    return cite(passage, a, a + len(words), **kw)
+
+
+def test_render_marks_the_span_and_escapes_article_text():
+    passage = f"Officials said {EVIL} the talks **ended** in `Islamabad`."
+    html = render(Answer("q", "the talks", 0.9, True, [span(passage, "the talks", title=EVIL)]))
+    assert "<mark>the talks</mark>" in html
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+    assert "**" not in html and "`" not in html  # markdown cannot act on article text
+    shown = unescape(html)  # what the browser displays
+    assert "2024-11-13" in shown and "corpus/x.txt" in shown and "**ended**" in shown
+
+
+def test_refusal_shows_closest_passages():
+    html = render(Answer("q", "", 0.2, False, [cite("Some passage.")], message="The articles do not answer this question."))
+    assert "do not answer" in html and "Some passage." in unescape(html) and "<mark>" not in html
+
+
+def test_escape_is_inert_for_markdown_and_html():
+    out = escape("a_b *c* [x](y) <b>")
+    assert all(ch not in out for ch in "_*[]()<>")
+
+
+def test_escape_shows_the_text_exactly():
+    text = "Last month`s bombing, \"they\" said; it's #1 & <b> a_b [x](y) 50% ~ $5"
+    assert unescape(escape(text)) == text  # each character escaped once, never an entity of an entity
+
+
+def test_escape_keeps_article_text_on_one_line():
+    # a blank line would end the chat's HTML block and let the rest be read as Markdown
+    assert "\n" not in escape("para one.\n\n    indented code?\n1. list")
+
+
+def test_several_findings_render_as_a_list_best_first_each_with_its_source():
+    p1 = "Both sides agreed to set up a joint security management system, officials said."
+    p2 = f"In a statement {EVIL} the ministry said both sides agreed to develop a joint strategy."
+    url = "https://www.dawn.com/news/1872940/beijing-pushing-islamabad?a=1&b=<x>"
+    c1 = span(p1, "a joint security management system", title="Article one", source="000_seed.txt")
+    c2 = span(p2, "develop a joint strategy", title=EVIL, source=url, date="2024-11-20")
+    answer = Answer("What did Pakistan agree to?", "a joint security management system", 0.8, True, [c1])
+    answer.findings = [Finding("a joint security management system", 0.8, c1),
+                       Finding("develop a joint strategy", 0.6, c2)]
+    html = render(answer)
+    assert html.count("<li class='qa-finding'>") == 2
+    first, second = html.index("<mark>a joint security"), html.index("<mark>develop a joint strategy</mark>")
+    assert first < second  # the order given: best first
+    assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
+    assert "rel=\"noopener noreferrer\"" in html and "<x>" not in html
+    shown = unescape(html)
+    assert "Article one" in shown and "000_seed.txt" in shown and "2024-11-20" in shown and url in shown
+    assert "<code>" in html  # a file source is shown as its name, not as a link
+
+
+def test_findings_quoting_the_same_passage_share_it():
+    p = ("Beijing is pushing Pakistan to allow its own security staff to protect its citizens. "
+         "China has pushed Pakistan to begin formal negotiations for a joint security management system.")
+    other = "Both sides agreed to develop a joint strategy."
+    c1, c2 = span(p, "allow its own security staff"), span(p, "formal negotiations")
+    c3 = span(other, "develop a joint strategy", title="Other")
+    answer = Answer("q", c1.passage[c1.answer_start:c1.answer_end], 0.8, True, [c1])
+    answer.findings = [Finding("allow its own security staff", 0.8, c1), Finding("formal negotiations", 0.7, c2),
+                       Finding("develop a joint strategy", 0.6, c3)]
+    html = render(answer)
+    assert html.count("<li class='qa-finding'>") == 2 and html.count("<blockquote") == 2
+    first = html.split("<li class='qa-finding'>")[1]
+    assert "<mark>allow its own security staff</mark>" in first and "<mark>formal negotiations</mark>" in first
+    assert unescape(first).count("Beijing is pushing Pakistan") == 1
+    assert html.index("formal negotiations</mark>") < html.index("<mark>develop")
+
+
+def test_single_finding_renders_like_a_plain_answer():
+    p = "Both sides agreed to set up a joint security management system."
+    c = span(p, "a joint security management system")
+    answer = Answer("q", "a joint security management system", 0.8, True, [c])
+    answer.findings = [Finding("a joint security management system", 0.8, c)]
+    html = render(answer)
+    assert "<ol" not in html and html.count("<mark>") == 1
+
+
+def test_source_link_only_for_web_addresses():
+    assert source_link("javascript:alert(1)").startswith("<code>")
+    assert source_link("docs/a.txt") == "<code>docs/a.txt</code>"
+    link = source_link("https://example.com/a_b")
+    assert link.startswith("<a ") and "noopener" in link and "a_b" not in link  # markdown-escaped too
+    assert unescape(link).count("https://example.com/a_b") == 2
+
+
+def test_long_passages_are_trimmed_around_the_span():
+    passage = " ".join(f"Sentence number {i} says nothing much." for i in range(60))
+    passage += " The harbour reopened on Monday. " + " ".join(f"Filler {i} here." for i in range(60))
+    html = render(Answer("q", "Monday", 0.9, True, [span(passage, "Monday")]))
+    quoted = unescape(html.split("<blockquote class='qa-passage'>")[1].split("</blockquote>")[0])
+    assert "<mark>Monday</mark>" in quoted and len(quoted) < 700 and "…" in quoted
+
+
+def test_the_answered_question_is_shown_when_it_differs():
+    c = span("Last month's bombing near Karachi airport targeted two Chinese engineers.", "two Chinese engineers")
+    answer = Answer("Who was targeted there?", "two Chinese engineers", 0.9, True, [c])
+    answer.resolved_question = "Who was targeted near Karachi airport?"
+    html = render(answer, asked="Who was targeted there?")
+    assert "Answered as:" in html and "Karachi airport?" in html
+    answer.resolved_question = "Who was targeted there?"
+    assert "Answered as" not in render(answer, asked="Who was targeted there?")
+    html = render(answer, asked="Who was targeted there?", follows="Where did last month's bombing happen?")
+    assert "follow-up to" in html and "bombing happen?" in html and "Answered as" not in html
+
+
+def test_filters_from_the_controls():
+    assert make_filters("", " ", []) is None
+    f = make_filters("2024-01-01", "2024-12-31", ["dawn.com"])
+    assert f == Filters(since="2024-01-01", until="2024-12-31", sources=("dawn.com",))
+    for bad in ("2024-13-01", "13/11/2024", "yesterday", "2024-02-30"):
+        with pytest.raises(ValueError, match="YYYY-MM-DD"):
+            make_filters(bad, "", [])
+    with pytest.raises(ValueError, match="after"):
+        make_filters("2024-12-01", "2024-01-01", [])
+
+
+class FakePipeline:
+    """Just enough of Pipeline for the chat's handlers, without models."""
+
+    def __init__(self, corpus, fail=None):
+        from qa.config import Settings
+
+        self.settings = Settings.from_env({}).with_overrides(corpus=(corpus,))
+        self.fail, self.indexed, self.asked = fail, 0, []
+
+    def sources(self):
+        return ["corpus"]
+
+    def date_range(self):
+        return "2024-03-05", "2024-11-13"
+
+    def index(self, paths=None, progress=True, prune=False):
+        from qa.store.indexer import IndexReport
+
+        self.indexed += 1
+        return IndexReport(articles=2, chunks=3, files=2, records=2, found=2, added=1)
+
+    def ask(self, question, k=None, filters=None, conversation=None):
+        self.asked.append((question, filters))
+        if self.fail:
+            raise self.fail
+        c = span("The harbour reopened on Monday.", "Monday")
+        return Answer(question, "Monday", 0.9, True, [c])
+
+
+def handler(demo, name):
+    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
+
+
+def test_a_failing_question_gets_a_friendly_message_not_the_exception(tmp_path):
+    from qa.app.chat import FAILED, build_app
+
+    pipeline = FakePipeline(tmp_path, fail=RuntimeError("torch: mat1 and mat2 shapes cannot be multiplied"))
+    respond = handler(build_app(pipeline), "respond")
+    box, history, _ = respond("When did the harbour reopen?", [], None, "", "", [])
+    reply = history[-1]["content"]
+    assert box == "" and unescape(reply).count(FAILED) == 1 and "torch" not in reply and "mat1" not in reply
+
+
+def test_handlers_check_input_before_asking(tmp_path):
+    from qa.app.chat import build_app
+
+    pipeline = FakePipeline(tmp_path)
+    respond = handler(build_app(pipeline), "respond")
+    _, history, conv = respond("   ", [], None, "", "", [])
+    assert EMPTY_QUESTION in unescape(history[-1]["content"])
+    box, history, _ = respond("Who?", [], conv, "2024-02-30", "", [])
+    assert box == "Who?" and "YYYY-MM-DD" in unescape(history[-1]["content"]) and not pipeline.asked
+    _, history, _ = respond("!!! ???", [], conv, "", "", [])
+    assert "no words" in unescape(history[-1]["content"]) and not pipeline.asked
+    _, history, _ = respond("When did the harbour reopen?", [], conv, "2024-01-01", "", ["corpus"])
+    assert pipeline.asked == [("When did the harbour reopen?", Filters("2024-01-01", None, ("corpus",)))]
+    assert "<mark>Monday</mark>" in history[-1]["content"]
+
+
+def test_uploads_are_saved_then_indexed(tmp_path):
+    from qa.app.chat import build_app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pipeline = FakePipeline(corpus)
+    add_files = handler(build_app(pipeline), "add_files")
+    src = tmp_path / "drop" / "harbour.txt"
+    src.parent.mkdir()
+    src.write_text("Harbour reopens\n\n2024-03-05\nThe harbour reopened on Monday.\n")
+    bad = src.parent / "run.exe"
+    bad.write_text("MZ")
+    note, status, *_ = add_files([str(src), str(bad)], progress=lambda *a, **k: None)
+    assert (corpus / "harbour.txt").exists() and pipeline.indexed == 1
+    shown = unescape(note)
+    assert "harbour.txt" in shown and "searchable" in shown and "run.exe (unsupported file type .exe" in shown
+    assert "2 articles" in status
+
+
+def test_a_busy_index_is_reported_not_failed(tmp_path):
+    from qa.app.chat import build_app
+    from qa.store.index import IndexBusy
+
+    pipeline = FakePipeline(tmp_path)
+
+    def busy(paths=None, progress=True, prune=False):
+        raise IndexBusy(f"another `qa index` is updating {tmp_path} (pid 42); try again when it finishes")
+
+    pipeline.index = busy
+    status, *_ = handler(build_app(pipeline), "reindex")(progress=lambda *a, **k: None)
+    assert "not re-indexed" in unescape(status) and "pid 42" in unescape(status) and "failed" not in status
+
+
+# --- in the browser ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        msg = "Debian's chromium is not installed (apt-get install chromium): browser test not run"
+        if os.environ.get("QA_REQUIRE_BROWSER"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory, reader_path):
+    """One app for all browser tests, on a temporary copy of corpus/ plus two test articles."""
+    chromium = _chromium()
+    corpus = tmp_path_factory.mktemp("chat-corpus") / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "evil.txt").write_text(
+        f"Harbour dispute settled\n\n2024-03-05\nThe harbour dispute was settled by judge Amina Qureshi {EVIL} "
+        "after two years of hearings in Gwadar.\n",
+        encoding="utf-8",
+    )
+    record = {"title": "Apricot growers in Hunza report a record harvest", "date": "2024-10-01", "url": LONG_URL,
+              "text": "GILGIT: Apricot growers in the Hunza valley reported a record harvest this summer, the "
+                      "regional agriculture department said on Tuesday. The department said 41,000 tonnes of "
+                      "apricots were picked, helped by a mild spring. The growers' association said the crop "
+                      "would be sold in Lahore and Dubai."}
+    (corpus / "wire.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    port = _free_port()
+    env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(tmp_path_factory.mktemp("chat-index")),
+           "QA_READER_MODEL": str(reader_path), "PYTHONUNBUFFERED": "1"}
+    log = tmp_path_factory.mktemp("chat-log") / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited early:\n{log.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail(f"app.py did not start in time:\n{log.read_text()}")
+        yield f"http://127.0.0.1:{port}", chromium, log, corpus
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def chromium_browser(chat_server):
+    from playwright.sync_api import sync_playwright
+
+    _, chromium, _, _ = chat_server
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=chromium,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+def open_chat(chromium_browser, chat_server, width=1200, height=1000):
+    """A new browser session (so a new conversation) on the chat."""
+    pg = chromium_browser.new_page(viewport={"width": width, "height": height})
+    pg.goto(chat_server[0], wait_until="domcontentloaded")
+    pg.wait_for_selector("#question textarea", timeout=60_000)
+    return pg
+
+
+@pytest.fixture
+def page(chromium_browser, chat_server):
+    pg = open_chat(chromium_browser, chat_server)
+    yield pg
+    pg.close()
+
+
+MESSAGES = "#chat [data-testid=user], #chat [data-testid=bot]"  # one per message ('.message' nests)
+
+
+def messages(pg):
+    return pg.locator(MESSAGES)
+
+
+def wait_for_messages(pg, n: int, timeout=180_000):
+    pg.wait_for_function(f"document.querySelectorAll({MESSAGES!r}).length >= {n}", timeout=timeout)
+    pg.wait_for_timeout(300)  # let the last message finish rendering
+
+
+def ask(pg, question: str):
+    before = messages(pg).count()
+    pg.fill("#question textarea", question)
+    pg.click("#ask")
+    wait_for_messages(pg, before + 2)
+    return messages(pg).last
+
+
+def screenshot(pg, tmp_path, name: str):
+    """The whole page with the whole conversation (the chat's own scroll box let out), kept in
+    the test's tmp dir and in /tmp; the messages' text goes next to it."""
+    pg.evaluate(
+        """() => {
+            for (const el of [document.querySelector('#chat'), ...document.querySelectorAll('#chat *')]) {
+                const oy = getComputedStyle(el).overflowY;
+                if (el.id === 'chat' || oy === 'auto' || oy === 'scroll') {
+                    el.style.height = 'auto'; el.style.maxHeight = 'none'; el.style.overflowY = 'visible';
+                }
+            }
+        }"""
+    )
+    pg.wait_for_timeout(300)
+    pg.screenshot(path=str(tmp_path / name), full_page=True)
+    shutil.copy(tmp_path / name, Path("/tmp") / name)
+    (tmp_path / (name + ".txt")).write_text("\n\n----\n\n".join(messages(pg).all_inner_texts()), encoding="utf-8")
+
+
+@browser
+def test_chat_answers_with_highlight_and_source(page, chat_server, tmp_path):
+    log = chat_server[2]
+    assert "127.0.0.1" in log.read_text()  # bound to loopback by default
+    assert page.get_by_text("What did Pakistan agree to?").first.is_visible()  # example question offered
+    assert "articles" in page.locator("#index-status").inner_text()  # the status line
+    msg = ask(page, "What did Pakistan agree to?")
+    mark = msg.locator("mark")
+    mark.first.wait_for(timeout=30_000)
+    assert mark.first.inner_text().strip()
+    text = msg.inner_text()
+    assert SEED_TITLE in text and "2024-11-13" in text
+    assert mark.first.inner_text().strip() in (CORPUS / "000_5f212afdc6001fcb.txt").read_text()
+
+    # the findings: what the article says Pakistan agreed to, and not what it did not agree to
+    marks = [m.strip() for m in msg.locator("li.qa-finding mark").all_inner_texts()]
+    found = [thing for thing in AGREED if any(thing in m or (len(m) >= 15 and m in thing) for m in marks)]
+    assert len(found) >= 2, marks
+    assert not any("such a step" in m or "not agreed" in m for m in marks), marks
+    screenshot(page, tmp_path, "chat-desktop.png")
+
+
+@browser
+def test_article_html_is_shown_not_run(page):
+    msg = ask(page, "Who settled the harbour dispute?")
+    msg.locator("mark").first.wait_for(timeout=30_000)
+    assert page.evaluate("window.__pwned") is None
+    assert msg.locator("img").count() == 0 and msg.locator("script").count() == 0
+    assert "<script>" in msg.inner_text() or "Amina Qureshi" in msg.inner_text()
+
+
+@browser
+def test_payloads_in_questions_are_shown_as_text(page):
+    payload = '<img src=x onerror="window.__pwned = 3"><script>window.__pwned = 4</script> What did Pakistan agree to?'
+    msg = ask(page, payload)
+    msg.locator(".qa-answer, .qa-refusal").first.wait_for(timeout=60_000)
+    asked = messages(page).nth(messages(page).count() - 2)  # the user's message
+    assert page.evaluate("window.__pwned") is None
+    assert asked.locator("img").count() == 0 and asked.locator("script").count() == 0
+    assert "<img src=x" in asked.inner_text()
+
+
+@browser
+def test_follow_up_questions(page):
+    first = ask(page, "Where did last month's bombing happen?")
+    assert "Karachi" in first.inner_text()
+    msg = ask(page, "Who was targeted there?")  # kept as asked, searched with the previous turn's terms
+    assert "two Chinese engineers" in msg.inner_text()
+    assert "Where did last month's bombing happen?" in msg.locator(".qa-follows").inner_text()
+    msg = ask(page, "And China?")  # rewritten: the question actually answered is shown
+    resolved = msg.locator(".qa-resolved")
+    assert resolved.count() == 1 and "Answered as:" in resolved.inner_text()
+    shown = resolved.inner_text().split("Answered as:")[1].strip()
+    assert "China" in shown and shown != "And China?"
+
+
+@browser
+def test_example_button_asks(page):
+    question = "Which ministries did not respond to requests for comment?"
+    page.get_by_role("button", name=question).click()
+    wait_for_messages(page, 2)
+    user, reply = messages(page).nth(0), messages(page).nth(1)
+    assert question in user.inner_text()
+    assert reply.inner_text().strip() and "wrong" not in reply.inner_text()
+
+
+@browser
+def test_empty_question_and_bad_date_get_a_message(page):
+    page.click("#ask")
+    wait_for_messages(page, 1, timeout=30_000)
+    assert EMPTY_QUESTION in messages(page).last.inner_text()
+    page.click("#ask")  # again: the hint is not repeated
+    page.wait_for_timeout(1500)
+    assert messages(page).count() == 1
+    page.fill("#since textarea, #since input", "2024-13-40")
+    page.fill("#question textarea", "What did Pakistan agree to?")
+    page.click("#ask")
+    wait_for_messages(page, 2, timeout=30_000)
+    assert "YYYY-MM-DD" in messages(page).last.inner_text()
+    assert page.input_value("#question textarea") == "What did Pakistan agree to?"  # kept, to ask again
+
+
+@browser
+def test_date_filter_limits_the_articles(page):
+    page.fill("#until textarea, #until input", "2024-06-30")  # before the seed article (2024-11-13)
+    msg = ask(page, "What did Pakistan agree to?")
+    assert SEED_TITLE not in msg.inner_text()
+
+
+@browser
+def test_a_5000_character_question_gets_an_answer_or_a_message(page, tmp_path):
+    question = ("What did Pakistan agree to? " * 200)[:5000]
+    msg = ask(page, question)
+    text = msg.inner_text()
+    (tmp_path / "reply.txt").write_text(text, encoding="utf-8")
+    assert "5,000 characters" in messages(page).first.inner_text()  # shown shortened, asked in full
+    assert text.strip()
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body and "Error" not in body  # no exception text, no error toast
+
+
+@browser
+def test_upload_an_article_then_ask_about_it(page, chat_server, tmp_path):
+    corpus = chat_server[3]
+    repo_corpus_before = sorted(p.name for p in CORPUS.iterdir())
+    status_before = page.locator("#index-status").inner_text()
+    article = tmp_path / "lake ferry.txt"
+    article.write_text(
+        "Lake Orvela ferry resumes service\n\n2024-12-02\n"
+        "The ferry across Lake Orvela resumed service on Tuesday after the regional transport authority "
+        "approved a new timetable. The operator, Blue Heron Lines, said the crossing would run every forty "
+        "minutes until the end of March.\n",
+        encoding="utf-8",
+    )
+    page.set_input_files("#upload input[type=file]", str(article))
+    page.wait_for_function(
+        "(document.querySelector('#upload-status')?.innerText || '').includes('searchable')", timeout=240_000)
+    assert "lake ferry.txt" in page.locator("#upload-status").inner_text()
+    assert (corpus / "lake ferry.txt").read_text(encoding="utf-8") == article.read_text(encoding="utf-8")
+    assert sorted(p.name for p in CORPUS.iterdir()) == repo_corpus_before  # the repo's corpus untouched
+    assert page.locator("#index-status").inner_text() != status_before
+    msg = ask(page, "Which company operates the Lake Orvela ferry?")
+    text = msg.inner_text()
+    assert "Blue Heron Lines" in text and "lake ferry.txt" in text
+
+
+@browser
+def test_narrow_screen_nothing_runs_off_the_card(chromium_browser, chat_server, tmp_path):
+    pg = open_chat(chromium_browser, chat_server, width=390, height=844)
+    try:
+        ask(pg, "What did Pakistan agree to?")
+        msg = ask(pg, "How many tonnes of apricots were picked in Hunza?")
+        link = msg.locator("a.qa-url").first  # the long URL is in the card, as a link
+        assert link.get_attribute("href") == LONG_URL and "noopener" in (link.get_attribute("rel") or "")
+        screenshot(pg, tmp_path, "chat-390.png")
+        overflowing = pg.evaluate(
+            """() => {
+                const out = [];
+                const vw = document.documentElement.clientWidth;
+                for (const el of document.querySelectorAll('#chat .message, #chat .message *')) {  // all of it
+                    const r = el.getBoundingClientRect();
+                    if (r.width === 0 || r.height === 0) continue;
+                    const scrolls = el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1;
+                    if (scrolls || r.right > vw + 1)
+                        out.push(`${el.tagName}.${el.className}: right ${Math.round(r.right)} > ${vw} or `
+                                 + `scroll ${el.scrollWidth} > ${el.clientWidth}: ${el.innerText.slice(0, 60)}`);
+                }
+                if (document.documentElement.scrollWidth > vw + 1) out.push('page scrolls sideways');
+                return out;
+            }"""
+        )
+        assert not overflowing, overflowing
+    finally:
+        pg.close()

@@ -1,0 +1,129 @@
+"""The reader training recipe: labels, batching, a tiny run, resume and the exported model card."""
+
+import json
+
+import pytest
+
+from qa.evaluation.squad import SquadExample, load_squad
+from qa.training.reader import batches, build_features, main
+
+CONTEXT = "Paris is the capital of France. It lies on the Seine. The city has about two million people."
+
+
+def _tokenizer(reader_path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(reader_path)
+
+
+def test_features_point_at_the_answer_tokens_and_null_otherwise(reader_path):
+    tok = _tokenizer(reader_path)
+    examples = [
+        SquadExample("1", "What river does Paris lie on?", CONTEXT, ["the Seine"], [CONTEXT.index("the Seine")]),
+        SquadExample("2", "Who founded Paris?", CONTEXT),
+    ]
+    enc, starts, ends = build_features(tok, examples, max_length=64, stride=16)
+    assert tok.decode(enc["input_ids"][0][starts[0]:ends[0] + 1]) == "the seine"
+    assert (starts[1], ends[1]) == (0, 0)  # unanswerable: the null position ([CLS])
+    # With small windows, the ones that do not hold the whole answer point at null too.
+    long_ctx = "Filler sentence number one. " * 12 + CONTEXT
+    ex = [SquadExample("3", "What river does Paris lie on?", long_ctx, ["the Seine"], [long_ctx.index("the Seine")])]
+    enc, starts, ends = build_features(tok, ex, max_length=40, stride=8)
+    assert len(starts) > 2
+    hits = [w for w, s in enumerate(starts) if s]
+    assert hits and all(tok.decode(enc["input_ids"][w][starts[w]:ends[w] + 1]) == "the seine" for w in hits)
+    assert any(s == 0 for s in starts)
+
+
+def test_batches_are_seeded_cover_every_window_once_and_group_lengths():
+    lengths = [i % 50 + 10 for i in range(500)]
+    a = batches(lengths, 16, seed=1)
+    assert a == batches(lengths, 16, seed=1)
+    assert a != batches(lengths, 16, seed=2)
+    assert sorted(i for b in a for i in b) == list(range(500))
+    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in a]
+    assert sum(spread) / len(spread) < 10  # similar lengths share a batch (less padding)
+
+
+def _squad(path, n):
+    qas = []
+    for i in range(n):
+        if i % 3 == 2:
+            qas.append({"id": f"q{i}", "question": "Who founded Paris?", "answers": [], "is_impossible": True})
+        else:
+            qas.append({"id": f"q{i}", "question": "What river does Paris lie on?",
+                        "answers": [{"text": "the Seine", "answer_start": CONTEXT.index("the Seine")}]})
+    path.write_text(json.dumps({"version": "v2.0", "data": [
+        {"title": "Paris", "paragraphs": [{"context": CONTEXT, "qas": qas}]}]}))
+    return path
+
+
+def test_a_tiny_run_exports_resumes_and_records_its_lineage(tmp_path, reader_path):
+    train, dev = _squad(tmp_path / "train.json", 6), _squad(tmp_path / "dev.json", 3)
+    extra = _squad(tmp_path / "extra.json", 2)
+    out, run = tmp_path / "model", tmp_path / "run"
+    args = ["--train", str(train), "--dev", str(dev), "--extra-train", str(extra), "--base", str(reader_path),
+            "--out", str(out), "--run-dir", str(run), "--epochs", "1", "--batch-size", "4",
+            "--checkpoint-every", "1", "--threads", "1"]
+    assert main(args) == 0
+    meta = json.loads((out / "reader.json").read_text())
+    assert (meta["train_examples"], meta["extra_examples"], meta["dev_examples"]) == (6, 2, 3)
+    assert meta["epoch"] == 1 and "null_threshold" in meta
+    # Continuing from one of our own readers keeps that reader's recipe.
+    assert meta["parent"]["command"].startswith("qa train-reader")
+    card = (out / "README.md").read_text()
+    assert "Training ran in 2 stages" in card and "synthetic cloze questions" in card
+    assert {p.name for p in out.iterdir()} >= {"model.safetensors", "config.json", "tokenizer.json", "reader.json"}
+    assert not list(tmp_path.glob("model.tmp")) and not list(tmp_path.glob("model.old"))
+    log = (run / "log.jsonl").read_text().splitlines()
+    assert json.loads(log[-1])["dev"]["total"] == 3
+    # A rerun resumes from the checkpoint: the run is complete, so nothing is trained again.
+    assert main(args) == 0
+    assert (run / "log.jsonl").read_text().splitlines() == log
+    # A checkpoint written with other settings is refused rather than silently mixed.
+    with pytest.raises(SystemExit, match="other settings"):
+        main(args[:-2] + ["--lr", "3e-5", "--threads", "1"])
+    assert len(load_squad(train)) == 6
+
+
+def test_missing_extra_training_file_is_a_usage_error(tmp_path, capsys):
+    train = _squad(tmp_path / "train.json", 3)
+    with pytest.raises(SystemExit):
+        main(["--train", str(train), "--dev", str(train), "--extra-train", str(tmp_path / "nope.json"),
+              "--run-dir", str(tmp_path / "run")])
+    assert "nope.json does not exist" in capsys.readouterr().err
+
+
+def test_span_loss_matches_transformers_and_weights_null_targets():
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    from qa.training.reader import span_loss
+
+    torch.manual_seed(0)
+    model = BertForQuestionAnswering(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                num_attention_heads=2, intermediate_size=32)).eval()
+    ids = torch.randint(1, 50, (4, 12))
+    starts, ends = torch.tensor([0, 3, 0, 5]), torch.tensor([0, 4, 0, 7])
+    out = model(input_ids=ids, start_positions=starts, end_positions=ends)
+    assert span_loss(out.start_logits, out.end_logits, starts, ends).item() == pytest.approx(out.loss.item(), rel=1e-4)
+    # Weighting null targets moves the loss towards their (here: larger or smaller) share.
+    null_only = span_loss(out.start_logits[[0, 2]], out.end_logits[[0, 2]], starts[[0, 2]], ends[[0, 2]])
+    base = span_loss(out.start_logits, out.end_logits, starts, ends)
+    heavy = span_loss(out.start_logits, out.end_logits, starts, ends, null_weight=100.0)
+    assert abs(heavy.item() - null_only.item()) < abs(base.item() - null_only.item())
+
+
+def test_stop_after_scores_exports_and_the_run_continues(tmp_path, reader_path):
+    train, dev = _squad(tmp_path / "train.json", 6), _squad(tmp_path / "dev.json", 3)
+    out, run = tmp_path / "model", tmp_path / "run"
+    args = ["--train", str(train), "--dev", str(dev), "--base", str(reader_path), "--out", str(out),
+            "--run-dir", str(run), "--epochs", "1", "--batch-size", "2", "--checkpoint-every", "1", "--threads", "1"]
+    assert main(args + ["--stop-after", "1"]) == 0
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "dev" in e] == [1]
+    meta = json.loads((out / "reader.json").read_text())
+    assert meta["epoch"] < 1 and "--stop-after 1" in meta["command"]
+    assert main(args) == 0  # resumes at step 1 and finishes the epoch
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "dev" in e] == [1, 3]

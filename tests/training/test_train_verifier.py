@@ -1,0 +1,50 @@
+"""`qa train-verifier` on a tiny dev set: writes verifier.json and the card section; the reader then uses it."""
+
+import json
+import shutil
+
+from qa.answer.read import Reader
+from qa.training.verifier import main
+
+ARTICLES = {
+    "Bakery": ("The Mill Street bakery was founded in 1921 by Maria Rossi, an immigrant from Naples. "
+               "Her grandson runs it today and sells about 800 loaves every morning.",
+               [("Who founded the bakery?", "Maria Rossi"), ("When was the bakery founded?", "1921"),
+                ("How many loaves are sold every morning?", "about 800"), ("Who owns the bank?", None),
+                ("What colour is the door?", None)]),
+    "Bridge": ("The old stone bridge over the river was built in 1850 and repaired in 1990 after a flood. "
+               "It is 120 metres long and carries only pedestrians.",
+               [("When was the bridge built?", "1850"), ("How long is the bridge?", "120 metres"),
+                ("Who designed the bridge?", None), ("What does the bridge carry?", "only pedestrians"),
+                ("How much did the repair cost?", None)]),
+}
+
+
+def _dev(path):
+    data = []
+    for title, (ctx, qs) in ARTICLES.items():
+        qas = [{"id": f"{title}{i}", "question": q,
+                "answers": [] if a is None else [{"text": a, "answer_start": ctx.index(a)}],
+                "is_impossible": a is None} for i, (q, a) in enumerate(qs)]
+        data.append({"title": title, "paragraphs": [{"context": ctx, "qas": qas}]})
+    path.write_text(json.dumps({"version": "v2.0", "data": data}))
+    return path
+
+
+def test_fit_writes_the_verifier_and_the_reader_uses_it(tmp_path, reader_path):
+    model = tmp_path / "reader"
+    shutil.copytree(reader_path, model)
+    (model / "verifier.json").unlink(missing_ok=True)
+    assert main(["--reader", str(model), "--dev", str(_dev(tmp_path / "dev.json")), "--threads", "1"]) == 0
+    stored = json.loads((model / "verifier.json").read_text())
+    assert stored["meta"]["dev_examples"] == 10 and 0.0 <= stored["cutoff"] <= 1.0
+    card = (model / "README.md").read_text()
+    assert card.count("## Answer verifier") == 1 and "cross-fitted" in card
+    # Refitting replaces the section rather than adding another.
+    assert main(["--reader", str(model), "--dev", str(tmp_path / "dev.json"), "--threads", "1"]) == 0
+    assert (model / "README.md").read_text().count("## Answer verifier") == 1
+    reader = Reader(model)
+    reader.load()
+    assert reader.verifier is not None
+    res = reader.read("Who founded the bakery?", [ARTICLES["Bakery"][0]])
+    assert res.verifier is reader.verifier and 0.0 < res.confidence < 1.0
