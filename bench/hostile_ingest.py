@@ -1,6 +1,6 @@
 """Fuzz ingestion with hostile inputs: zero crashes, every input accounted for, bounded memory and time.
 
-    python bench/hostile_ingest.py [--n 1000] [--seed 0] [--no-chunk] [--keep DIR]
+    python bench/hostile_ingest.py [--n 1000] [--seed 0] [--formats .html,.htm] [--no-chunk] [--keep DIR]
 
 Writes ``--n`` inputs with ``bench.hostile_inputs.generate`` into a temporary folder, runs
 ``qa.ingest.load_articles`` on it in a child process (so a hang, a segfault or a memory blow-up
@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="hostile inputs to write (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--formats", help="only these formats, comma-separated (e.g. .html,.htm; default: all)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds the ingest child may take")
     parser.add_argument("--no-chunk", action="store_true", help="skip the chunking step")
     parser.add_argument("--keep", type=Path, help="write the inputs here and keep them (default: a temp folder)")
@@ -218,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="hostile-inputs-"))
     try:
         t0 = time.perf_counter()
-        cases = generate(folder / "inputs", args.n, args.seed)
+        formats = tuple(f.strip() for f in args.formats.split(",")) if args.formats else None
+        cases = generate(folder / "inputs", args.n, args.seed, formats)
         gen_seconds = time.perf_counter() - t0
         result = run_ingest(folder / "inputs", args.timeout, chunk=not args.no_chunk)
         verdict = check(cases, result)

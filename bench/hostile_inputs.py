@@ -699,12 +699,14 @@ KINDS: tuple[Kind, ...] = (
 )
 
 
-def generate(folder: Path, n: int, seed: int = 0) -> list[Case]:
+def generate(folder: Path, n: int, seed: int = 0, formats: tuple[str, ...] | None = None) -> list[Case]:
     """Write ``n`` hostile inputs into ``folder`` (created, must be empty) and say what each should become.
 
     Round r writes every kind whose ``max_rounds`` allows it, kind k in format
     ``suffixes[(r + k) % len(suffixes)]``, so the first round covers every kind and, across
-    kinds, every format; n >= len(KINDS) covers every kind at least once.
+    kinds, every format; n >= len(KINDS) covers every kind at least once. ``formats`` (e.g.
+    ``(".html", ".htm")``) keeps only those formats, and the kinds that apply to them; fewer
+    than ``n`` inputs come out when the heavy kinds have used up their rounds.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -715,14 +717,18 @@ def generate(folder: Path, n: int, seed: int = 0) -> list[Case]:
     used: set[str] = set()
     r = 0
     while len(cases) < n:
+        before = len(cases)
         for k, kind in enumerate(KINDS):
             if len(cases) >= n:
                 break
-            if r >= kind.max_rounds:
+            suffixes = tuple(s for s in kind.suffixes if formats is None or s in formats)
+            if r >= kind.max_rounds or not suffixes:
                 continue
-            suffix = kind.suffixes[(r + k) % len(kind.suffixes)]
+            suffix = suffixes[(r + k) % len(suffixes)]
             ctx = _Ctx(folder, len(cases), suffix, random.Random(rng.getrandbits(64)), used)
             cases.append(dataclasses.replace(kind.write(ctx, kind.name), index=ctx.i, fmt=suffix))
+        if len(cases) == before:  # no kind applies any more
+            break
         r += 1
     return cases
 

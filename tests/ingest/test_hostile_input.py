@@ -22,17 +22,18 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `bench` lives at the repository root
     sys.path.insert(0, str(ROOT))
 
-import qa.ingest  # noqa: E402
 from bench.hostile_inputs import KINDS, check, generate  # noqa: E402
 from bench.hostile_ingest import run_ingest  # noqa: E402
-from qa.ingest import MAX_TITLE_CHARS, SUPPORTED_SUFFIXES, clean_text, load_articles, parse_html, parse_text  # noqa: E402
+from qa.ingest import MAX_TITLE_CHARS, SUPPORTED_SUFFIXES, clean_text, limits, load_articles  # noqa: E402
+from qa.ingest.html import parse_html  # noqa: E402
+from qa.ingest.text import parse_text  # noqa: E402
 
 SMALL_N = 60  # >= len(KINDS): every kind at least once, every format
 HEAVY_N = 1000
 SMALL_TIMEOUT_S = 120  # the child is killed (and the test fails) past this: a hang
 HEAVY_TIMEOUT_S = 1800
 MAX_INGEST_SECONDS = 60  # the small run takes ~2 s; a quadratic regression takes minutes
-MAX_PEAK_RSS_MB = 4 * qa.ingest.MAX_INPUT_BYTES / (1 << 20)  # one file at the read cap, a few copies
+MAX_PEAK_RSS_MB = 4 * limits.MAX_INPUT_BYTES / (1 << 20)  # one file at the read cap, a few copies
 QUADRATIC_PROBE_CHARS = 200_000  # inputs that took minutes before their fix
 MAX_PROBE_SECONDS = 5.0  # they now take ~0.05 s
 
@@ -73,7 +74,7 @@ def test_hostile_inputs_heavy(tmp_path):
 
 
 def test_gzip_is_decompressed_only_up_to_the_cap(tmp_path, monkeypatch):
-    monkeypatch.setattr(qa.ingest, "MAX_INPUT_BYTES", 1 << 20)
+    monkeypatch.setattr(limits, "MAX_INPUT_BYTES", 1 << 20)
     bomb = tmp_path / "bomb.jsonl.gz"
     bomb.write_bytes(gzip.compress(bytes(4 << 20)))
     fine = tmp_path / "fine.jsonl.gz"
@@ -86,7 +87,7 @@ def test_gzip_is_decompressed_only_up_to_the_cap(tmp_path, monkeypatch):
 
 
 def test_an_article_over_the_cap_is_skipped_with_a_reason(tmp_path, monkeypatch):
-    monkeypatch.setattr(qa.ingest, "MAX_ARTICLE_CHARS", 1000)
+    monkeypatch.setattr(limits, "MAX_ARTICLE_CHARS", 1000)
     sentence = "The harbour board met again. "
     (tmp_path / "long.txt").write_text("Long\n\n" + sentence * 50)  # 1450 characters
     (tmp_path / "short.txt").write_text("Short\n\n" + sentence * 30)  # 870
@@ -97,7 +98,7 @@ def test_an_article_over_the_cap_is_skipped_with_a_reason(tmp_path, monkeypatch)
 
 
 def test_a_huge_json_text_field_is_skipped_before_cleaning(tmp_path, monkeypatch):
-    monkeypatch.setattr(qa.ingest, "MAX_RAW_ARTICLE_CHARS", 100)
+    monkeypatch.setattr(limits, "MAX_RAW_ARTICLE_CHARS", 100)
     feed = tmp_path / "feed.jsonl"
     feed.write_text(json.dumps({"title": "Big", "text": "x " * 100}) + "\n"
                     + json.dumps({"title": "Small", "text": "A short story."}) + "\n")
@@ -108,7 +109,7 @@ def test_a_huge_json_text_field_is_skipped_before_cleaning(tmp_path, monkeypatch
 
 
 def test_a_single_article_file_over_the_cap_is_not_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(qa.ingest, "MAX_ARTICLE_FILE_BYTES", 1 << 20)
+    monkeypatch.setattr(limits, "MAX_ARTICLE_FILE_BYTES", 1 << 20)
     big = tmp_path / "big.html"
     big.write_bytes(b"<p>" + b"word " * (300 << 10) + b"</p>")
     report = load_articles([big])
@@ -123,7 +124,7 @@ def test_titles_are_cut_and_huge_urls_dropped(tmp_path):
 
 
 def test_a_file_of_non_records_is_given_up_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(qa.ingest, "MAX_SKIPPED_RECORDS_PER_FILE", 10)
+    monkeypatch.setattr(limits, "MAX_SKIPPED_RECORDS_PER_FILE", 10)
     feed = tmp_path / "numbers.jsonl"
     feed.write_text("1\n" * 100 + json.dumps({"title": "Late", "text": "Never reached."}) + "\n")
     report = load_articles([feed])

@@ -113,10 +113,23 @@ def test_clean_text_is_deterministic_and_idempotent():
         ("26-FEB-1987 15:01:01.79", "1987-02-26T15:01:01"),
         ("5-MAR-1987 09:12:00.00&#9;&#9;&#9;F", "1987-03-05T09:12:00"),
         ("31-MAR-1987 605:12:19.12", "1987-03-31"),
+        ("27-MAR-1987 12:12:12.85&#5;&#5;&#5;A RM", "1987-03-27T12:12:12"),  # a letter code, not "am"
+        ("Wed, 13 Nov 2024 10:20:30 +0000", "2024-11-13T10:20:30"),  # RFC 2822
+        ("Nov 13, 2024 at 10:20 PM", "2024-11-13T22:20:00"),
+        ("2024-11-13T08:30:00.123456Z", "2024-11-13T08:30:00"),
+        ("Last updated: 13 November 2024, 10:20 PKT", "2024-11-13T10:20:00"),
+        (1700000000, "2023-11-14T22:13:20"),
+        (1700000000000, "2023-11-14T22:13:20"),  # milliseconds
         ("not a date", None),
         ("2024-02-30", None),
+        ("2024-11-13T25:00:00", None),
+        ("01/02/2024", None),  # day-first or month-first: ambiguous, so undated
+        ("November 2024", None),  # no day
+        ("Nov 13 24", None),  # no four-digit year
         ("", None),
         (None, None),
+        (True, None),
+        (1e308, None),
     ],
 )
 def test_parse_date(value, iso):
@@ -273,6 +286,74 @@ def test_html_without_text_is_skipped(tmp_path):
     path = write(tmp_path / "blank.html", "<html><body><nav>Only navigation</nav><script>x()</script></body></html>")
     report = load_articles([path])
     assert report.articles == [] and report.skipped == [(str(path), "empty body")]
+
+
+NEWS_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Harbour board backs dredging plan | Example News</title>
+<meta property="og:title" content="Harbour board backs dredging plan">
+<link rel="canonical" href="https://news.example.com/2024/07/03/harbour-dredging">
+</head><body>
+<header><a href="/">Example News</a><nav><a href="/world">World</a> <a href="/sport">Sport LEAKNAV</a></nav></header>
+<div class="share-bar"><a href="#">Share</a> <a href="#">Tweet</a> <a href="#">Email</a></div>
+<main><article>
+<h1>Harbour board backs dredging plan</h1>
+<p>KARACHI: The harbour board on Wednesday approved a plan to dredge the main shipping channel before the
+monsoon, officials said, ending months of argument over who would pay for the work.</p>
+<p>The channel has silted up since last year, and ships of more than 40,000 tonnes have had to wait for high
+tide to enter the port, adding days to their turnaround.</p>
+<p>“We cannot afford another season like the last one,” the board’s chairman told reporters after the
+meeting.The dredging is expected to take four months.</p>
+<div class="related"><h3>Related stories</h3><ul><li><a href="/a">Port traffic falls LEAKRELATED</a></li>
+<li><a href="/b">Monsoon forecast LEAKRELATED</a></li></ul></div>
+</article>
+<section id="comments" class="comments"><h3>Comments (2)</h3><div class="comment"><p>Great news LEAKCOMMENT</p></div>
+<div class="comment"><p>About time LEAKCOMMENT</p></div></section>
+</main>
+<aside><h3>Most read</h3><ul><li><a href="/x">Something else LEAKASIDE</a></li></ul></aside>
+<footer><p>&copy; 2024 Example News LEAKFOOT</p></footer>
+<script>var tracking = "LEAKSCRIPT";</script>
+</body></html>
+"""
+
+
+def test_html_news_page_keeps_the_story_and_drops_the_page_furniture(tmp_path):
+    art = load_one(write(tmp_path / "news.html", NEWS_PAGE))  # long enough for trafilatura's own extraction
+    assert art.title == "Harbour board backs dredging plan"
+    assert art.url == "https://news.example.com/2024/07/03/harbour-dredging"
+    assert art.date == "2024-07-03"  # from the url
+    paragraphs = art.text.split("\n\n")
+    assert len(paragraphs) == 3
+    assert paragraphs[0].startswith("KARACHI: The harbour board on Wednesday approved a plan to dredge the main "
+                                    "shipping channel before the monsoon")  # one paragraph, unwrapped
+    assert paragraphs[2].endswith("after the meeting. The dredging is expected to take four months.")  # unglued
+    assert "LEAK" not in art.text and "Related stories" not in art.text and "Share" not in art.text
+
+
+def _dated_page(head: str = "", lead: str = "", foot: str = "") -> str:
+    return (f"<html><head><title>Harbour plan</title>{head}</head><body><article><h1>Harbour plan</h1>{lead}"
+            f"<p>The harbour board met on Tuesday and agreed to dredge the channel.</p></article>{foot}</body></html>")
+
+
+@pytest.mark.parametrize(
+    "page, iso",
+    [
+        (_dated_page(lead="<p>Published 2024-07-03</p>"), "2024-07-03"),  # found nowhere before trafilatura
+        (_dated_page(lead="<p>Published: July 3, 2024</p>"), "2024-07-03"),
+        (_dated_page(head='<meta property="article:published_time" content="2024-07-03T14:05:00+02:00">'),
+         "2024-07-03T14:05:00"),
+        (_dated_page(lead='<time datetime="2024-07-03T09:15:00Z">3 July</time>'), "2024-07-03T09:15:00"),
+        (_dated_page(lead='<p>By Staff, <time datetime="2024-07-03">3 July 2024</time></p>'), "2024-07-03"),
+        (_dated_page(head='<script type="application/ld+json">{"@context": "https://schema.org", "@type": '
+                          '"NewsArticle", "datePublished": "2024-07-03T06:45:00+05:00"}</script>'),
+         "2024-07-03T06:45:00"),
+        # a month or a copyright year is no publication date (htmldate would say the 1st)
+        (_dated_page(lead="<p>In July 2024 the board met.</p>", foot="<footer>&copy; 2024 Example</footer>"), None),
+        (_dated_page(), None),
+    ],
+)
+def test_html_dates(tmp_path, page, iso):
+    assert load_one(write(tmp_path / "dated.html", page)).date == iso
 
 
 # ---------------------------------------------------------------------------------------------
