@@ -59,9 +59,25 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
 
 
-def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
-    from qa.evaluation import evaluate
+def eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """`qa eval` flags; defined here so that building the parser does not import qa.evaluation."""
+    parser.add_argument("questions", type=Path,
+                        help="JSONL (question, answers, optional id/article_title/article_id) or SQuAD 1.1/2.0 JSON")
+    parser.add_argument("--corpus", nargs="+", type=Path, default=None, metavar="PATH",
+                        help="(re)build the index from these files/folders first; this replaces the index in "
+                             "the index folder, so use --index-dir/QA_INDEX_DIR to keep yours (default: use the "
+                             "current index)")
+    parser.add_argument("--reader-only", action="store_true",
+                        help="score the reader alone on each question's gold context (SQuAD files, or JSONL with "
+                             "'context'); reproduces reader-training dev scores")
+    parser.add_argument("--k", type=int, default=None, help="passages given to the reader (default: settings top_k)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: eval_out/<questions file stem>)")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
 
+
+def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     parser = _Parser(prog="qa", description="Ask questions of a folder of news articles.", json_errors=json_errors)
     sub = parser.add_subparsers(dest="command", required=True,
                                 parser_class=functools.partial(_Parser, json_errors=json_errors))
@@ -93,7 +109,7 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("eval", help="score the system on test questions (JSONL or SQuAD JSON)")
-    evaluate.add_arguments(p)
+    eval_arguments(p)
     _common(p)
 
     for name, (_, help_text) in PASSTHROUGH.items():  # they parse their own flags

@@ -388,23 +388,6 @@ def summarize(
 # --- CLI ------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("questions", type=Path,
-                        help="JSONL (question, answers, optional id/article_title/article_id) or SQuAD 1.1/2.0 JSON")
-    parser.add_argument("--corpus", nargs="+", type=Path, default=None, metavar="PATH",
-                        help="(re)build the index from these files/folders first; this replaces the index in "
-                             "the index folder, so use --index-dir/QA_INDEX_DIR to keep yours (default: use the "
-                             "current index)")
-    parser.add_argument("--reader-only", action="store_true",
-                        help="score the reader alone on each question's gold context (SQuAD files, or JSONL with "
-                             "'context'); reproduces reader-training dev scores")
-    parser.add_argument("--k", type=int, default=None, help="passages given to the reader (default: settings top_k)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: eval_out/<questions file stem>)")
-    parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
-
-
 def run(args: argparse.Namespace, settings: Settings, *, pipeline: Any = None) -> int:
     """Run ``qa eval``; ``pipeline`` replaces ``qa.answer.pipeline.Pipeline(settings)`` (tests)."""
     from qa.evaluation.report import format_summary, write_report

@@ -14,7 +14,6 @@ from qa.evaluation import metrics as M
 from qa.answer.decode import SpanCandidate
 from qa.evaluation.evaluate import (
     EvalQuestion,
-    add_arguments,
     confidence_sweep,
     load_questions,
     run,
@@ -22,6 +21,7 @@ from qa.evaluation.evaluate import (
 )
 from qa.evaluation.metrics import EvalResult
 from qa.answer.read import ReadResult
+from qa.app.cli import eval_arguments
 from qa.evaluation.report import PLOTS, render_markdown, write_report
 from qa.evaluation.squad import SquadExample, evaluate_at, predict_squad
 from qa.types import Answer, Chunk, Citation, Passage
@@ -390,7 +390,7 @@ def test_confidence_sweep_by_hand():
 
 def eval_args(tmp_path, questions, *extra) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    add_arguments(parser)
+    eval_arguments(parser)
     return parser.parse_args([str(questions), "--out", str(tmp_path / "out"), *extra])
 
 
