@@ -32,6 +32,15 @@ ENV = {
     "host": "QA_HOST",
     "port": "QA_PORT",
     "queue_size": "QA_QUEUE_SIZE",
+    "vector_store": "QA_VECTOR_STORE",
+    "faiss_exact_max": "QA_FAISS_EXACT_MAX",
+    "faiss_index": "QA_FAISS_INDEX",
+    "faiss_nprobe": "QA_FAISS_NPROBE",
+    "faiss_ef_search": "QA_FAISS_EF_SEARCH",
+    "faiss_hnsw_m": "QA_FAISS_HNSW_M",
+    "milvus_uri": "QA_MILVUS_URI",
+    "milvus_collection": "QA_MILVUS_COLLECTION",
+    "milvus_token": "QA_MILVUS_TOKEN",
 }
 
 
@@ -52,6 +61,16 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     queue_size: int = 64  # questions waiting in the chat's queue; more get Gradio's "queue is full" message
+    # Vectors (qa.store.vectors): where new index versions put them, and which FAISS index by size.
+    vector_store: str = "faiss"  # faiss (in the index folder) | milvus
+    faiss_exact_max: int = 200_000  # exact search up to this many chunks (Milvus too: FLAT); approximate above
+    faiss_index: str = "ivf"  # the approximate FAISS index: ivf | hnsw
+    faiss_nprobe: int | None = None  # IVF lists searched; None: by size (recorded in the index)
+    faiss_ef_search: int | None = None  # HNSW efSearch (FAISS and Milvus); None: 128
+    faiss_hnsw_m: int = 32
+    milvus_uri: str = ""  # http://host:19530, or a milvus-lite file *.db; empty: index_dir/milvus.db
+    milvus_collection: str = ""  # base name; empty: derived from index_dir
+    milvus_token: str = field(default="", repr=False)  # "user:password" or an API key for a server
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -88,6 +107,24 @@ def _parse(name: str, raw: str):
         return Path(raw)
     if name in ("chunk_tokens", "chunk_overlap", "top_k", "candidates", "embed_batch", "port", "queue_size"):
         return int(raw)
+    if name in ("faiss_exact_max", "faiss_nprobe", "faiss_ef_search", "faiss_hnsw_m"):
+        value = int(raw)
+        if value < (0 if name == "faiss_exact_max" else 1):
+            raise ValueError("must be a positive number")
+        return value
+    if name in ("vector_store", "faiss_index"):
+        allowed = ("faiss", "milvus") if name == "vector_store" else ("ivf", "hnsw")
+        if raw.strip().lower() not in allowed:
+            raise ValueError(f"expected {' or '.join(allowed)}")
+        return raw.strip().lower()
+    if name == "milvus_uri":
+        from qa.store.vectors.milvus_store import check_uri
+
+        return check_uri(raw.strip())
+    if name == "milvus_collection":
+        from qa.store.vectors.milvus_store import check_collection
+
+        return check_collection(raw.strip())
     if name == "null_threshold":
         return float(raw)
     if name == "reader_int8":

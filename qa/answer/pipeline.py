@@ -19,6 +19,7 @@ from qa.store.embed import Embedder
 from qa.answer.findings import FindingRules, LocatedSpan, locate, select
 from qa.store.index import IndexData, IndexStore
 from qa.store.indexer import Indexer, IndexReport
+from qa.store.vectors import VectorConfig
 from qa.answer.read import ReadResult, Reader
 from qa.answer.retrieve import HybridRetriever
 from qa.answer.sources import display_source, source_label
@@ -38,7 +39,7 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         s = self.settings
-        self.store = IndexStore(s.index_dir)
+        self.store = IndexStore(s.index_dir, vectors=VectorConfig.from_settings(s))
         self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch)
         self.chunker = Chunker(s.embedder_path(), max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
         self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, int8=s.reader_int8)
@@ -48,12 +49,18 @@ class Pipeline:
 
     # --- building ---------------------------------------------------------
     def index(self, paths: list[str | Path] | None = None, progress: bool = True,
-              prune: bool = False) -> IndexReport:
+              prune: bool = False, ray: str | None = None, ray_workers: int | None = None) -> IndexReport:
         """Add and update the articles under ``paths`` (default: the configured corpus).
 
         Articles indexed from other paths are kept; ``prune`` removes those whose files are gone.
+        ``ray`` (a cluster address, or "" for a local Ray) reads, chunks and embeds on Ray instead.
         """
-        report = Indexer(self.store, self.chunker, self.embedder).run(
+        preparer = None
+        if ray is not None:
+            from qa.store.distributed import RayPreparer
+
+            preparer = RayPreparer(self.chunker, self.embedder, address=ray or None, workers=ray_workers)
+        report = Indexer(self.store, self.chunker, self.embedder, preparer=preparer).run(
             list(paths or self.settings.corpus), progress=progress, prune=prune
         )
         self._data = None  # reload on next question

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank.
+"""Hybrid retrieval: dense (a vector store: FAISS or Milvus) and lexical (BM25) rankings fused by reciprocal rank.
 
 Dense search finds paraphrases; BM25 finds rare names and numbers that
 embeddings blur. Reciprocal rank fusion needs no score calibration between
@@ -13,6 +13,8 @@ from qa.store.embed import Embedder
 from qa.store.index import IndexData, bm25_tokenize
 from qa.types import Filters, Passage
 
+MAX_DENSE_LIMIT = 16384  # the most a vector store is asked for at once (Milvus's top-k cap)
+
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
     """Fuse ranked lists of ids: score = sum of 1 / (k + rank), best first."""
@@ -26,9 +28,15 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60) -> list[tuple
 class HybridRetriever:
     """Top-k passages for a question from a loaded index, optionally restricted by ``Filters``.
 
-    With an active filter, both retrievers search only the matching rows (a
-    FAISS ID selector and a BM25 weight mask), so a narrow filter still gets
-    its full ``candidates`` instead of what is left of an unfiltered list.
+    With an active filter, both retrievers search only the matching rows (the
+    vector store filters, FAISS with an ID selector, Milvus with an expression;
+    BM25 with a weight mask), so a narrow filter still gets its full
+    ``candidates`` instead of what is left of an unfiltered list.
+
+    Dense results come back as store keys and are mapped to rows of the loaded
+    version; keys it does not know (rows a concurrent or crashed indexing run
+    left in a shared store) and rows outside the filter are dropped, and the
+    store is asked again with a larger limit if that left fewer than wanted.
     """
 
     def __init__(self, data: IndexData, embedder: Embedder, candidates: int = 50, rrf_k: int = 60) -> None:
@@ -56,24 +64,24 @@ class HybridRetriever:
             self._allowed_cache[filters] = np.array(sorted(ids), dtype=np.int64)
         return self._allowed_cache[filters]
 
-    def dense(self, question: str, n: int, allowed: np.ndarray | None = None) -> list[int]:
+    def dense(self, question: str, n: int, allowed: np.ndarray | None = None,
+              filters: Filters | None = None) -> list[int]:
+        """Rows of the ``n`` nearest chunks (within ``allowed``, the rows ``filters`` matches)."""
         if not self.data.chunks or (allowed is not None and not len(allowed)):
             return []
         q = self.embedder.encode([question])
-        if allowed is None:
-            _, idx = self.data.dense.search(q, min(n, len(self.data.chunks)))
-            return [int(i) for i in idx[0] if i >= 0]
-        import faiss
-
-        k = min(n, len(allowed))
-        try:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-            _, idx = self.data.dense.search(q, k, params=params)
-            return [int(i) for i in idx[0] if i >= 0]
-        except (RuntimeError, TypeError):  # an index type without selectors: rank all, keep the allowed
-            _, idx = self.data.dense.search(q, len(self.data.chunks))
-            keep = set(allowed.tolist())
-            return [int(i) for i in idx[0] if i >= 0 and int(i) in keep][:k]
+        want = min(n, len(self.data.chunks) if allowed is None else len(allowed))
+        ok = None if allowed is None else np.zeros(len(self.data.chunks), dtype=bool)
+        if ok is not None:
+            ok[allowed] = True
+        limit = want
+        while True:
+            _, keys = self.data.dense.search(q, limit, filters if allowed is not None else None)
+            rows = self.data.rows_for(keys[0])
+            got = [int(r) for r in rows if r >= 0 and (ok is None or ok[r])]
+            if len(got) >= want or len(keys[0]) < limit or limit >= MAX_DENSE_LIMIT:
+                return got[:want]
+            limit = min(MAX_DENSE_LIMIT, limit * 4)  # unknown or unmatched keys took places: ask for more
 
     def lexical(self, question: str, n: int, allowed: np.ndarray | None = None) -> list[int]:
         if self.data.lexical is None or (allowed is not None and not len(allowed)):
@@ -104,7 +112,7 @@ class HybridRetriever:
     ) -> list[Passage]:
         """Fused top-k; chunks of ``prefer_article`` win ties of the fused score."""
         allowed = self.allowed_rows(filters)
-        dense = self.dense(question, self.candidates, allowed)
+        dense = self.dense(question, self.candidates, allowed, filters)
         lexical = self.lexical(question, self.candidates, allowed)
         dense_rank = {c: r for r, c in enumerate(dense, start=1)}
         lex_rank = {c: r for r, c in enumerate(lexical, start=1)}

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qa.app.cli")
 
+# What `--ray` takes as a cluster address rather than as the first path to index.
+RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|\[?[\w.:-]+\]?:\d+)$")
+
 BOLD, HIGHLIGHT, RESET = "\033[1m", "\033[1;33m", "\033[0m"  # answer line; answer span in its passage
 
 
@@ -88,6 +91,12 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
                    help="also remove indexed articles whose files are gone (or no longer hold them); "
                         "names them before removing")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="read, chunk and embed on Ray: a local Ray when no ADDRESS is given, else the cluster at "
+                        "HOST:PORT (or auto); on a cluster, paths must be on a filesystem every node shares")
+    p.add_argument("--ray-workers", type=int, metavar="N",
+                   help="embedding workers on Ray (default: 1 per core up to 3 cores, else cores/2; "
+                        "1 per node on a cluster)")
     _common(p)
 
     p = sub.add_parser("ask", help="answer one question from the indexed articles (indexes corpus/ first if "
@@ -136,12 +145,26 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa.answer.pipeline import Pipeline
 
+    ray = args.ray
+    if ray and not RAY_ADDRESS.match(ray) and Path(ray).exists():
+        args.paths, ray = [Path(ray), *args.paths], ""  # `qa index --ray corpus/`: a path, not an address
+    if args.ray_workers is not None and ray is None:
+        raise ValueError("--ray-workers needs --ray")
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise ValueError("--ray-workers must be at least 1")
     paths = args.paths or list(settings.corpus)
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report = Pipeline(settings).index(paths, progress=not args.no_progress, prune=args.prune)
+    from qa.store.distributed import DistributedError
+
+    try:
+        report = Pipeline(settings).index(paths, progress=not args.no_progress, prune=args.prune, ray=ray,
+                                          ray_workers=args.ray_workers)
+    except DistributedError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(report.summary())
     if report.found == 0 and report.pruned == 0:
         print(f"error: no articles found in {', '.join(map(str, paths))} "

@@ -8,7 +8,7 @@ unreadable file, malformed record or empty body becomes a ``(source, reason)`` e
 
 One module per job:
 
-- ``loader``: ``load_articles`` (the run and its report) and ``load_file`` (dispatch on the suffix);
+- ``loader``: ``load_articles`` (the run and its report), ``load_files`` (exactly these files) and ``load_file`` (dispatch on the suffix);
 - ``files``: reading bytes safely (regular files only, size caps, bounded gunzip), decoding, finding files;
 - ``text``, ``html``, ``records``: the readers for ``.txt``/``.md``, HTML pages (trafilatura), JSON feeds;
 - ``clean``: the text normalisation every reader shares, and ``article_id``;
@@ -57,7 +57,7 @@ from qa.ingest.limits import (
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
 )
-from qa.ingest.loader import load_articles, load_file
+from qa.ingest.loader import load_articles, load_file, load_files
 from qa.ingest.records import parse_record
 from qa.ingest.report import IngestReport, ingest_summary, plural
 from qa.ingest.text import parse_text
@@ -80,6 +80,7 @@ __all__ = [
     "ingest_summary",
     "iter_files",
     "load_articles",
+    "load_files",
     "load_file",
     "parse_date",
     "parse_html",

@@ -43,6 +43,14 @@ def load_articles(paths: Iterable[str | Path], progress: bool = False) -> Ingest
     Only a path that does not exist raises (``FileNotFoundError``), since that is a usage
     error rather than bad data. Exact duplicates (same ``article_id``) keep the first copy.
     """
+    return load_files(list(iter_files(paths)), progress=progress)
+
+
+def load_files(files: list[Path], progress: bool = False) -> IngestReport:
+    """``load_articles`` over exactly these files, in this order, as a walk of their folders gave them.
+
+    For readers that split one walk between workers (``qa.store.distributed``): each reads its share.
+    """
     from tqdm.auto import tqdm
 
     report = IngestReport()
@@ -53,7 +61,6 @@ def load_articles(paths: Iterable[str | Path], progress: bool = False) -> Ingest
         report.skipped.append((source, reason))
         warn(source, reason)
 
-    files = list(iter_files(paths))
     for path in tqdm(files, desc="ingest", unit="file", disable=not progress):
         kind = suffix(path)
         if kind not in SUPPORTED_SUFFIXES:

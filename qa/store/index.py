@@ -1,4 +1,4 @@
-"""The persisted index: FAISS vectors, a BM25 index and chunk metadata, swapped in atomically.
+"""The persisted index: vectors, a BM25 index and chunk metadata, swapped in atomically.
 
 Each build is written to a fresh ``v-*`` folder under the index root, flushed to disk, and the
 ``CURRENT`` pointer file is then replaced in one rename. A crash mid-write leaves the previous
@@ -12,6 +12,14 @@ runs at 1-2 GB/s) while a million-chunk one (1.5 GB of vectors alone) still load
 reading everything twice; ``IndexStore.verify(full=True)`` hashes it all. Damage, and any file
 that fails to parse, raises ``IndexCorrupt`` (a ``ValueError``) saying which file and how to
 rebuild. Indexes written before checksums are checked for structure only.
+
+Vectors. They go to a ``VectorStore`` (``qa.store.vectors``): by default FAISS, written into the
+version folder (``dense.faiss``, exact or approximate by size); with ``QA_VECTOR_STORE=milvus`` a
+Milvus collection beside the versions, updated in place (its crash safety is described in
+``qa.store.vectors.milvus_store``). The manifest's ``vectors`` entry records which store, index
+and search parameters a version used; a manifest without one is an exact FAISS index. Stores
+address chunks by stable keys (``chunk_key``); ``IndexData.rows_for`` maps them to the loaded
+version's rows and drops keys it does not know.
 
 Concurrency. A writer holds ``fcntl.flock`` on ``index.lock`` in the index root for its whole run
 (``IndexStore.lock()``; ``write`` takes it too); a second writer gets ``IndexBusy`` (an
@@ -40,6 +48,9 @@ from typing import Any
 
 import numpy as np
 
+from qa.store.vectors import (VectorConfig, VectorSource, VectorStore, build_store, chunk_keys, chunk_metas,
+                              open_store, retire_previous)
+from qa.store.vectors.base import Drift
 from qa.types import Chunk
 
 try:
@@ -94,16 +105,54 @@ class IndexData:
     manifest: dict
     articles: dict[str, ArticleMeta]
     chunks: list[Chunk]
-    dense: Any  # faiss.Index; row i is chunks[i]
+    dense: VectorStore  # vectors under ``keys``; ``rows_for`` maps search results to rows of ``chunks``
     lexical: Any = None  # bm25s.BM25 over the same rows
+    keys: np.ndarray | None = field(default=None, repr=False)  # int64 key of each row (``chunk_key``)
     _vectors: np.ndarray | None = field(default=None, repr=False)
+    _lookup: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.keys is None:
+            self.keys = chunk_keys(self.chunks)
 
     def vectors(self) -> np.ndarray:
-        """All chunk vectors, row-aligned with ``chunks`` (read back from FAISS)."""
+        """All chunk vectors, row-aligned with ``chunks`` (read back from the store)."""
         if self._vectors is None:
-            n = self.dense.ntotal
-            self._vectors = self.dense.reconstruct_n(0, n) if n else np.zeros((0, self.dense.d), np.float32)
+            self._vectors = self.dense.vectors_of(self.keys) if len(self.keys) else np.zeros(
+                (0, self.dense.dim), np.float32)
         return self._vectors
+
+    def rows_for(self, keys: np.ndarray) -> np.ndarray:
+        """The row of each key in this version; -1 for a key it does not know (or a -1 pad)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if self._lookup is None:
+            order = np.argsort(self.keys, kind="stable")
+            self._lookup = (self.keys[order], order)
+        sorted_keys, order = self._lookup
+        if not len(sorted_keys):
+            return np.full(keys.shape, -1, np.int64)
+        pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+        return np.where(sorted_keys[pos] == keys, order[pos], -1)
+
+    def drift(self) -> Drift:
+        """How a shared vector store differs from this version (always none for FAISS)."""
+        if not self.dense.shared:
+            return Drift(np.zeros(0, np.int64), 0)
+        return self.dense.drift(self.keys)
+
+
+@dataclass
+class VectorUpdate:
+    """A new version's vectors as rows carried over from ``base`` plus ``fresh`` ones: the first
+    ``len(rows)`` chunks given to ``IndexStore.write`` are ``base.chunks[rows]``, the rest have the
+    ``fresh`` vectors. A store shared between versions keeps the carried vectors where they are."""
+
+    base: IndexData
+    rows: list[int]
+    fresh: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.fresh)
 
 
 def _bm25s():
@@ -133,8 +182,9 @@ def bm25_tokenize(texts: list[str]) -> list[list[str]]:
 class IndexStore:
     """Reads and writes index versions under one root folder."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, vectors: VectorConfig | None = None) -> None:
         self.root = Path(root)
+        self.vectors = vectors or VectorConfig()  # the store new versions are written to
         self._base: object = _UNREAD  # the version name (or None) the last manifest()/load() saw
         self._lock_owner: int | None = None  # thread holding this store's lock
         self._lock_depth = 0
@@ -173,7 +223,7 @@ class IndexStore:
 
     def load(self) -> IndexData:
         """The current version, checked (see the module docstring) and parsed."""
-        import faiss
+        from qa.store.vectors.milvus_store import MissingCollection
 
         bm25s = _bm25s()
         version = self._current_or_raise()
@@ -186,14 +236,19 @@ class IndexStore:
             articles[a.id] = a
         chunks = [self._parse(version, "chunks.jsonl", n, Chunk, row)
                   for n, row in self._jsonl(version, "chunks.jsonl")]
+        entry = manifest.get("vectors")
+        keys = chunk_keys(chunks)
+        metas = chunk_metas(chunks, articles.values())
         try:
-            dense = faiss.read_index(str(version / "dense.faiss"))
+            dense = open_store(version, entry, self.vectors, keys, metas)
         except RuntimeError as exc:  # faiss reports truncation and garbage as RuntimeError
             raise self._damaged(version, f"dense.faiss cannot be read: {_first_line(exc)}") from exc
-        if dense.ntotal != len(chunks):
-            raise self._damaged(version, f"{dense.ntotal} vectors in dense.faiss but {len(chunks)} chunks")
-        if "dim" in manifest and dense.d != int(manifest["dim"]):
-            raise self._damaged(version, f"dense.faiss has {dense.d}-dimensional vectors, "
+        except MissingCollection as exc:
+            raise self._damaged(version, str(exc)) from exc
+        if not dense.shared and dense.count() != len(chunks):
+            raise self._damaged(version, f"{dense.count()} vectors in dense.faiss but {len(chunks)} chunks")
+        if "dim" in manifest and dense.dim != int(manifest["dim"]):
+            raise self._damaged(version, f"{dense.describe()} has {dense.dim}-dimensional vectors, "
                                          f"manifest says {manifest['dim']}")
         orphans = {c.article_id for c in chunks} - articles.keys()
         if orphans:
@@ -204,7 +259,7 @@ class IndexStore:
                 lexical = bm25s.BM25.load(str(version / "bm25"), load_corpus=False, show_progress=False, verbosity=0)
             except (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError) as exc:
                 raise self._damaged(version, f"bm25 cannot be read: {type(exc).__name__}: {_first_line(exc)}") from exc
-        return IndexData(version, manifest, articles, chunks, dense, lexical)
+        return IndexData(version, manifest, articles, chunks, dense, lexical, keys=keys)
 
     def verify(self, full: bool = True) -> dict:
         """Check the current version against its manifest; with ``full`` hash every file.
@@ -329,25 +384,46 @@ class IndexStore:
         finally:
             os.close(fd)  # releases the flock
 
-    def write(
-        self, manifest: dict, articles: list[ArticleMeta], chunks: list[Chunk], vectors: np.ndarray
-    ) -> Path:
-        """Write a complete new version, flush it, then point CURRENT at it (under the lock)."""
-        import faiss
+    def vectors_moved(self, manifest: dict | None) -> str:
+        """Why the current version's vectors are not where new versions go ('' when they are):
+        another store, or another Milvus collection or URI. Vectors are moved, not re-embedded."""
+        if manifest is None:
+            return ""
+        entry = manifest.get("vectors") or {"store": "faiss"}
+        old, new = entry.get("store", "faiss"), self.vectors.store
+        if old != new:
+            return f"vector store {old} -> {new}"
+        if new == "milvus":
+            from qa.store.vectors.milvus_store import default_collection
 
+            base = self.vectors.milvus_collection or default_collection(self.root)
+            if entry.get("base") != base:
+                return f"Milvus collection {entry.get('base')} -> {base}"
+            if self.vectors.milvus_uri and entry.get("uri", "") != self.vectors.milvus_uri:
+                return f"Milvus URI {entry.get('uri') or 'default'} -> {self.vectors.milvus_uri}"
+        return ""
+
+    def write(
+        self, manifest: dict, articles: list[ArticleMeta], chunks: list[Chunk], vectors: np.ndarray | VectorUpdate
+    ) -> Path:
+        """Write a complete new version, flush it, then point CURRENT at it (under the lock).
+
+        ``vectors``: every row's vector, or a ``VectorUpdate`` (rows carried over from the
+        version being replaced, then new ones). After the switch the vector store drops what
+        only older versions used.
+        """
         bm25s = _bm25s()
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         self.root.mkdir(parents=True, exist_ok=True)
         with self.lock():
             self._check_unchanged()
+            previous = self._previous_vectors()
+            source = self._source(int(manifest["dim"]), articles, chunks, vectors)
             version = Path(tempfile.mkdtemp(prefix=f"v-{time.strftime('%Y%m%d-%H%M%S')}-", dir=self.root))
             try:
-                dim = int(manifest["dim"])
-                index = faiss.IndexFlatIP(dim)
-                if len(vectors):
-                    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-                faiss.write_index(index, str(version / "dense.faiss"))
+                dense = build_store(self.vectors, self.root, source, previous)
+                entry = dense.persist(version)
                 titles = {a.id: a.title for a in articles}
                 if chunks:
                     bm25 = bm25s.BM25()
@@ -358,7 +434,8 @@ class IndexStore:
                     bm25.save(str(version / "bm25"), show_progress=False)
                 _write_jsonl(version / "articles.jsonl", (asdict(a) for a in articles))
                 _write_jsonl(version / "chunks.jsonl", (asdict(c) for c in chunks))
-                sealed = {k: v for k, v in manifest.items() if k not in ("files", "checksum")}
+                sealed = {k: v for k, v in manifest.items() if k not in ("files", "checksum", "vectors")}
+                sealed["vectors"] = entry
                 sealed["files"] = _file_sums(version)
                 sealed["checksum"] = _manifest_checksum(sealed)
                 (version / MANIFEST).write_text(json.dumps(sealed, indent=2) + "\n", encoding="utf-8")
@@ -369,7 +446,31 @@ class IndexStore:
                 raise
             self._base = version.name
             self._prune(keep=version)
+            dense.commit()
+            retire_previous(previous, dense, self.root, self.vectors)
         return version
+
+    def _previous_vectors(self) -> dict | None:
+        """The vectors entry of the version about to be replaced (None: none, or unreadable)."""
+        version = self.current()
+        if version is None:
+            return None
+        try:
+            return self._read_manifest(version).get("vectors") or {"store": "faiss"}
+        except IndexCorrupt:
+            return None
+
+    def _source(self, dim: int, articles: list[ArticleMeta], chunks: list[Chunk],
+                vectors: np.ndarray | VectorUpdate) -> VectorSource:
+        keys = chunk_keys(chunks)
+        metas = chunk_metas(chunks, articles)
+        if not isinstance(vectors, VectorUpdate):
+            return VectorSource(keys, metas, np.asarray(vectors, dtype=np.float32).reshape(-1, dim), dim)
+        base, rows = vectors.base, np.asarray(vectors.rows, dtype=np.int64)
+        if not np.array_equal(base.keys[rows], keys[: len(rows)]):
+            raise ValueError("the carried-over chunks are not the base version's rows they claim to be")
+        fresh = np.asarray(vectors.fresh, dtype=np.float32).reshape(-1, dim)
+        return VectorSource(keys, metas, fresh, dim, carried=len(rows), base=base.dense, base_keys=base.keys)
 
     def _check_unchanged(self) -> None:
         """Refuse to replace a version this store did not read: another run wrote it meanwhile."""

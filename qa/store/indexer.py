@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from qa.store.chunk import Chunker
+from qa.store.distributed import LocalPreparer, Preparer
 from qa.store.embed import Embedder
-from qa.store.index import FORMAT_VERSION, ArticleMeta, IndexCorrupt, IndexData, IndexStore, lexical_text
-from qa.ingest import IngestReport, ingest_summary, load_articles, plural
+from qa.store.index import (FORMAT_VERSION, ArticleMeta, IndexCorrupt, IndexData, IndexStore, VectorUpdate,
+                            lexical_text)
+from qa.ingest import IngestReport, ingest_summary, plural
 from qa.types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,12 @@ class Indexer:
     longer in a file read again) are removed only with ``prune=True``.
     """
 
-    def __init__(self, store: IndexStore, chunker: Chunker, embedder: Embedder) -> None:
+    def __init__(self, store: IndexStore, chunker: Chunker, embedder: Embedder,
+                 preparer: Preparer | None = None) -> None:
         self.store = store
         self.chunker = chunker
         self.embedder = embedder
+        self.preparer = preparer or LocalPreparer(chunker, embedder)  # or RayPreparer: same results
 
     def settings_key(self) -> dict:
         """Everything that changes vectors or chunk boundaries; a mismatch forces a rebuild."""
@@ -126,9 +129,11 @@ class Indexer:
         t0 = time.time()
         manifest = self.store.manifest()
         reason = self.stale_reason(manifest)
+        old: IndexData | None = None
         if manifest is not None and not reason:
             try:
                 self.store.verify(full=False)  # damaged files: rebuild, as for changed settings
+                old = self.store.load()  # a vector store that lost the version's collection counts as damage too
             except IndexCorrupt as exc:
                 reason = f"the index was damaged ({exc.detail})"
         paths = list(paths)
@@ -137,10 +142,17 @@ class Indexer:
             log.warning("index in %s was built with other settings (%s): rebuilding", self.store.root, reason)
             if earlier:  # their vectors are unusable, but their articles must not be lost
                 reason += "; re-read " + ", ".join(earlier) + " from earlier runs"
-        ingested = load_articles(paths + earlier, progress=progress)
+        # Read, chunk and embed what the old index lacks (here, or on Ray); the rest is reused below.
+        prepared = self.preparer.prepare(paths + earlier, skip_ids=set(old.articles) if old else set(),
+                                         progress=progress)
+        ingested = prepared.ingested
         report = IndexReport.of_ingest(ingested, rebuilt_because=reason)
         articles = ingested.articles
-        old = self.store.load() if manifest is not None and not reason else None
+        moved = self.store.vectors_moved(manifest) if old is not None else ""  # vectors change store, not content
+        drift = old.drift() if old is not None else None  # a shared store a crashed run left behind the version
+        if drift:
+            log.warning("the vector store differs from the index (%d chunks missing, %d extra): repairing",
+                        len(drift.missing), drift.extra)
         old_ids = set(old.articles) if old else set()
         new_ids = {a.id for a in articles}
         fate = _fates(old.articles.values() if old else [], new_ids, ingested, _base_dirs(manifest))
@@ -152,10 +164,10 @@ class Indexer:
         report.replaced, report.pruned = len(fate["replaced"]), len(pruned)
         report.removed = report.replaced + report.pruned
         report.articles = report.found + report.kept
-        moved = old is not None and any(
+        renamed = old is not None and any(
             a.id in old.articles and old.articles[a.id] != _meta(a, old.articles[a.id].chunks) for a in articles
         )  # same content under a new path, title or date: rewrite metadata, embed nothing
-        if old is not None and not report.added and not report.removed and not moved:
+        if old is not None and not report.added and not report.removed and not renamed and not moved and not drift:
             report.up_to_date = True
             report.chunks = len(old.chunks)
             report.seconds = time.time() - t0
@@ -163,20 +175,25 @@ class Indexer:
         if pruned:
             _announce_prune(pruned)
 
-        # Reuse vectors of articles the old index already has; embed the rest.
+        # Reuse vectors of articles the old index already has; embed the rest (and any kept chunk
+        # whose vector a shared store lost: from its stored text, as it was embedded before).
         kept_chunks, kept_rows = _carried_over(old, (new_ids & old_ids) | {m.id for m in kept})
-        fresh = [a for a in articles if a.id not in old_ids]
-        fresh_chunks = list(self.chunker.chunk_many(fresh))
-        titles = {a.id: a.title for a in articles}
-        log.info("embedding %d chunks of %d new articles", len(fresh_chunks), len(fresh))
-        fresh_vecs = self.embedder.encode(
-            [lexical_text(titles[c.article_id], c.text) for c in fresh_chunks], progress=progress
-        )
-        kept_vecs = old.vectors()[kept_rows] if old is not None and kept_rows else np.zeros(
-            (0, fresh_vecs.shape[1] if len(fresh_vecs) else self.embedder.dim), np.float32
-        )
+        lost = set(drift.missing.tolist()) if drift else set()
+        redo = [c for c, r in zip(kept_chunks, kept_rows) if r in lost]
+        kept_chunks, kept_rows = ([c for c, r in zip(kept_chunks, kept_rows) if r not in lost],
+                                  [r for r in kept_rows if r not in lost])
+        fresh_chunks = redo + prepared.chunks
+        fresh_vecs = prepared.vectors
+        log.info("embedded %d chunks of %d new articles%s", len(prepared.chunks), report.added,
+                 f"; embedding {len(redo)} lost by the vector store" if redo else "")
+        if redo:  # a rare repair: here, whichever preparer read the files
+            titles = {a.id: a.title for a in articles} | {m.id: m.title for m in kept}
+            redo_vecs = self.embedder.encode([lexical_text(titles.get(c.article_id, ""), c.text) for c in redo])
+            fresh_vecs = np.vstack([redo_vecs, fresh_vecs]) if len(fresh_vecs) else redo_vecs
+        dim = fresh_vecs.shape[1] if len(fresh_vecs) else (old.dense.dim if old is not None else self.embedder.dim)
         chunks = kept_chunks + fresh_chunks
-        vectors = np.vstack([kept_vecs, fresh_vecs]) if len(fresh_vecs) else kept_vecs
+        vectors = (VectorUpdate(old, kept_rows, fresh_vecs.reshape(-1, dim)) if old is not None
+                   else fresh_vecs.reshape(-1, dim))
         counts: dict[str, int] = {}
         for c in chunks:
             counts[c.article_id] = counts.get(c.article_id, 0) + 1
@@ -184,17 +201,16 @@ class Indexer:
         report.chunks = len(chunks)
         report.embedded = len(fresh_chunks)
         report.reused = len(kept_chunks)
-        self.store.write(self._manifest(paths, manifest, metas, report, vectors), metas, chunks, vectors)
+        self.store.write(self._manifest(paths, manifest, metas, report, dim), metas, chunks, vectors)
         report.seconds = time.time() - t0
         return report
 
-    def _manifest(self, paths, old: dict | None, metas: list[ArticleMeta], report: IndexReport,
-                  vectors: np.ndarray) -> dict:
+    def _manifest(self, paths, old: dict | None, metas: list[ArticleMeta], report: IndexReport, dim: int) -> dict:
         ids = "\n".join(sorted(m.id for m in metas))
         earlier = [p for p in (old or {}).get("corpus_paths", []) if Path(p).exists()]
         return {
             "settings": self.settings_key(),
-            "dim": int(vectors.shape[1]) if vectors.ndim == 2 and vectors.shape[1] else self.embedder.dim,
+            "dim": int(dim),
             # every path indexed so far (a rebuild re-reads them), and where relative sources start
             "corpus_paths": sorted(set(earlier) | {str(Path(p).resolve()) for p in paths}),
             "base_dirs": sorted(set(_base_dirs(old)) | {str(Path.cwd())}),
