@@ -50,7 +50,7 @@ import numpy as np
 
 from qa.store.vectors import (VectorConfig, VectorSource, VectorStore, build_store, chunk_keys, chunk_metas,
                               open_store, retire_previous)
-from qa.store.vectors.base import Drift
+from qa.store.vectors.base import Drift, MissingCollection
 from qa.types import Chunk
 
 try:
@@ -223,8 +223,6 @@ class IndexStore:
 
     def load(self) -> IndexData:
         """The current version, checked (see the module docstring) and parsed."""
-        from qa.store.vectors.milvus_store import MissingCollection
-
         bm25s = _bm25s()
         version = self._current_or_raise()
         self._base = version.name

@@ -30,6 +30,10 @@ class VectorStoreError(ValueError):
     A ``ValueError``, so the CLI prints it in one line."""
 
 
+class MissingCollection(VectorStoreError):
+    """A version names a collection that is not there (dropped, or another server)."""
+
+
 class VectorStoreUnavailable(ConnectionError):
     """The vector store cannot be reached (a Milvus server down, a milvus-lite file in use)."""
 

@@ -55,8 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.store.vectors.base import (ChunkMeta, VectorConfig, VectorSource, VectorStore, VectorStoreError,
-                                   VectorStoreUnavailable, day_number, normalised_queries)
+from qa.store.vectors.base import (ChunkMeta, MissingCollection, VectorConfig, VectorSource, VectorStore,
+                                   VectorStoreError, VectorStoreUnavailable, day_number, normalised_queries)
 from qa.types import Filters
 
 log = logging.getLogger(__name__)
@@ -372,10 +372,6 @@ class MilvusVectorStore(VectorStore):
 
     def describe(self) -> str:
         return f"milvus {self.collection} ({self.index}) at {self.uri}"
-
-
-class MissingCollection(VectorStoreError):
-    """A version names a collection that is not there (dropped, or another server)."""
 
 
 def retire(entry: dict, root: Path, config: VectorConfig, keep: tuple[str, str] | None) -> None:
