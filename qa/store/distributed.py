@@ -61,6 +61,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.ingest import IngestReport, iter_files, load_articles, load_files
+from qa.ingest.report import SkipLog
 from qa.store.chunk import Chunker
 from qa.store.embed import Embedder
 from qa.store.index import lexical_text
@@ -68,7 +69,6 @@ from qa.types import Article, Chunk
 
 log = logging.getLogger(__name__)
 
-MAX_SKIP_WARNINGS = 20  # as qa.ingest: the merged report's first skips are logged, the rest counted
 READ_GROUPS_PER_CPU = 2  # read tasks per cluster CPU: enough to balance, few enough to stay cheap
 MAX_BATCH_ARTICLES = 64  # articles per actor call; smaller batches when there are few articles
 MIN_BATCH_ARTICLES = 8
@@ -445,13 +445,11 @@ def merge_reports(parts: Iterable[IngestReport]) -> IngestReport:
 
 def _log_skips(report: IngestReport) -> None:
     """The skip warnings ``load_articles`` would have logged here (the workers' logs stay on the nodes)."""
-    ingest_log = logging.getLogger("qa.ingest")
-    for source, reason in report.skipped[:MAX_SKIP_WARNINGS]:
-        ingest_log.warning("skipped %s: %s", source, reason)
-    if len(report.skipped) > MAX_SKIP_WARNINGS:
-        ingest_log.warning("... and %d more skipped inputs not shown (see IngestReport.skipped)",
-                           len(report.skipped) - MAX_SKIP_WARNINGS)
-    ingest_log.info("ingest: %s", report.summary())
+    warn = SkipLog()
+    for source, reason in report.skipped:
+        warn(source, reason)
+    warn.close()
+    logging.getLogger("qa.ingest").info("ingest: %s", report.summary())
 
 
 # --------------------------------------------------------------------------------------------
