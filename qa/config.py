@@ -27,7 +27,8 @@ ENV = {
     "top_k": "QA_TOP_K",
     "candidates": "QA_CANDIDATES",
     "null_threshold": "QA_NULL_THRESHOLD",
-    "reader_int8": "QA_READER_INT8",
+    "reader_runtime": "QA_READER_RUNTIME",
+    "embed_runtime": "QA_EMBED_RUNTIME",
     "embed_batch": "QA_EMBED_BATCH",
     "host": "QA_HOST",
     "port": "QA_PORT",
@@ -56,7 +57,9 @@ class Settings:
     top_k: int = 5  # passages given to the reader
     candidates: int = 50  # per retriever, before fusion
     null_threshold: float | None = None  # None: the value stored with the reader
-    reader_int8: bool = False  # dynamic int8 quantization of the reader (faster; see the model card)
+    # How the models run (README "Speed"): ONNX Runtime int8 / fp32, or torch (the exact fp32 path).
+    reader_runtime: str = "onnx-int8"  # onnx-int8 | onnx | torch | torch-int8
+    embed_runtime: str = "onnx-int8"  # onnx-int8 | onnx | torch (vectors of onnx and torch agree; int8's differ)
     embed_batch: int = 64
     host: str = "127.0.0.1"
     port: int = 7860
@@ -127,8 +130,8 @@ def _parse(name: str, raw: str):
         return check_collection(raw.strip())
     if name == "null_threshold":
         return float(raw)
-    if name == "reader_int8":
-        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-            raise ValueError("expected 1/0, true/false or yes/no")
-        return raw.lower() in ("1", "true", "yes")
+    if name in ("reader_runtime", "embed_runtime"):
+        from qa.util.onnx import EMBED_RUNTIMES, RUNTIMES, check_runtime
+
+        return check_runtime(raw, RUNTIMES if name == "reader_runtime" else EMBED_RUNTIMES)
     return raw

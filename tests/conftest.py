@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,10 @@ SHARED = ROOT.parent / "shared" / "data"
 CORPUS = ROOT / "corpus"
 READER = ROOT / "models" / "reader"
 SEED_TITLE = "Beijing pushing Islamabad on joint security plan to protect its citizens"
+
+# ONNX copies of the models are exported on first use; keep the tests' copies out of the user's cache
+# (keyed by content, so reusing them between test runs is safe).
+os.environ.setdefault("QA_MODEL_CACHE", str(Path(tempfile.gettempdir()) / "qa-tests-onnx-cache"))
 
 
 def need_shared(*parts: str) -> Path:

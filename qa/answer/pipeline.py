@@ -40,9 +40,9 @@ class Pipeline:
         self.settings = settings or Settings.from_env()
         s = self.settings
         self.store = IndexStore(s.index_dir, vectors=VectorConfig.from_settings(s))
-        self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch)
+        self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=s.embed_runtime)
         self.chunker = Chunker(s.embedder_path(), max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
-        self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, int8=s.reader_int8)
+        self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, runtime=s.reader_runtime)
         self._data: IndexData | None = None
         self._retriever: HybridRetriever | None = None
         self.finding_rules = FindingRules()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from qa.config import Settings
+from qa.util.onnx import EMBED_RUNTIMES, RUNTIMES
 
 if TYPE_CHECKING:
     from qa.types import Answer, Filters
@@ -57,8 +58,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk-tokens", type=int, help="hard cap of tokens per chunk (QA_CHUNK_TOKENS; default 160)")
     g.add_argument("--threshold", dest="null_threshold", type=float,
                    help="no-answer threshold on span-minus-null score (QA_NULL_THRESHOLD; default: the model's)")
-    g.add_argument("--int8", dest="reader_int8", action="store_const", const=True,
-                   help="quantize the reader to int8 on load (QA_READER_INT8)")
+    g.add_argument("--reader-runtime", choices=RUNTIMES,
+                   help="how the reader runs (QA_READER_RUNTIME; default onnx-int8; torch is the exact fp32 path)")
+    g.add_argument("--embed-runtime", choices=EMBED_RUNTIMES,
+                   help="how the embedder runs (QA_EMBED_RUNTIME; default onnx-int8; torch is sentence-transformers; "
+                        "changing it rebuilds the index)")
     g.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
 
 
@@ -134,7 +138,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         embedder=getattr(args, "embedder", None),
         chunk_tokens=getattr(args, "chunk_tokens", None),
         null_threshold=getattr(args, "null_threshold", None),
-        reader_int8=getattr(args, "reader_int8", None),
+        reader_runtime=getattr(args, "reader_runtime", None),
+        embed_runtime=getattr(args, "embed_runtime", None),
         top_k=getattr(args, "k", None),
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),

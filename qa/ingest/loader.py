@@ -6,7 +6,7 @@ foresee into skips, and anything else one file throws becomes a skip for that fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from qa.ingest.files import SUPPORTED_SUFFIXES, Unreadable, iter_files, read_text, suffix
@@ -14,6 +14,7 @@ from qa.ingest.html import parse_html, read_html
 from qa.ingest.records import give_up_after_skips, load_json, load_jsonl
 from qa.ingest.report import IngestReport, Item, Skip, SkipLog, log
 from qa.ingest.text import parse_text
+from qa.types import Article
 
 _JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 
@@ -37,16 +38,24 @@ def load_file(path: Path) -> Iterator[Item]:
         yield Skip(source, str(exc), is_record=kind not in _JSON_SUFFIXES, unread=True)
 
 
-def load_articles(paths: Iterable[str | Path], progress: bool = False) -> IngestReport:
+class _CallerError(Exception):
+    """Carries an exception out of ``on_article`` past the per-file catch-all."""
+
+
+def load_articles(paths: Iterable[str | Path], progress: bool = False,
+                  on_article: Callable[[Article], None] | None = None) -> IngestReport:
     """Read every article under ``paths``; bad inputs are skipped with a reason, never raised.
 
     Only a path that does not exist raises (``FileNotFoundError``), since that is a usage
     error rather than bad data. Exact duplicates (same ``article_id``) keep the first copy.
+    ``on_article`` is called with each kept article as soon as it is read (the indexer chunks
+    and embeds while later files are still being parsed).
     """
-    return load_files(list(iter_files(paths)), progress=progress)
+    return load_files(list(iter_files(paths)), progress=progress, on_article=on_article)
 
 
-def load_files(files: list[Path], progress: bool = False) -> IngestReport:
+def load_files(files: list[Path], progress: bool = False,
+               on_article: Callable[[Article], None] | None = None) -> IngestReport:
     """``load_articles`` over exactly these files, in this order, as a walk of their folders gave them.
 
     For readers that split one walk between workers (``qa.store.distributed``): each reads its share.
@@ -85,6 +94,13 @@ def load_files(files: list[Path], progress: bool = False) -> IngestReport:
                     continue
                 seen.add(item.id)
                 report.articles.append(item)
+                if on_article is not None:
+                    try:
+                        on_article(item)
+                    except BaseException as exc:  # the caller's failure, not the file's: not a skip
+                        raise _CallerError() from exc
+        except _CallerError as exc:
+            raise exc.__cause__ from None
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
             skip(str(path), f"unexpected error: {type(exc).__name__}: {exc}")
             complete = False

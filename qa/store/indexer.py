@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 
 from qa.store.chunk import Chunker
 from qa.store.distributed import LocalPreparer, Preparer

@@ -14,9 +14,10 @@ PARAGRAPH = (
 )
 
 
-@pytest.fixture(scope="module")
-def reader(reader_path):
-    r = Reader(reader_path)
+@pytest.fixture(scope="module", params=["onnx-int8", "torch"])
+def reader(reader_path, request):
+    """The product's default runtime (ONNX Runtime, int8) and the exact fp32 path (torch)."""
+    r = Reader(reader_path, runtime=request.param)
     r.load()
     return r
 
@@ -99,3 +100,61 @@ def test_negated_distractor_is_not_the_answer(reader, tmp_path, seed_settings):
     # And the plain reader on the passage: whatever it ranks first, the right span is among its candidates.
     res = reader.read("What did the union agree to?", [NEGATED])
     assert any("shorter working week" in res.span_text(c) for c in res.candidates[:5])
+
+
+AGREEMENT_QUESTIONS = [
+    ("Who founded the bakery?", [PARAGRAPH]),
+    ("When was the bakery founded?", [PARAGRAPH]),
+    ("How many loaves does the bakery sell every morning?", [PARAGRAPH]),
+    ("Where did the bakery move in 2019?", [PARAGRAPH]),
+    ("Who runs the bakery today?", ["The city council met on Tuesday to discuss parking fees.", PARAGRAPH]),
+    ("What did the union agree to?", [NEGATED]),
+    ("What did the union refuse?", [NEGATED]),
+]
+
+
+@pytest.mark.parametrize("runtime", ["onnx-int8", "onnx", "torch-int8"])
+def test_other_runtimes_agree_with_the_exact_fp32_reader(reader_path, runtime):
+    """Same best span, same answer/refusal decision, margins close: int8 is the same reader, cheaper."""
+    exact = Reader(reader_path, runtime="torch")
+    other = Reader(reader_path, runtime=runtime)
+    tolerance = {"onnx": 1e-3, "onnx-int8": 1.0, "torch-int8": 4.0}[runtime]
+    for question, passages in AGREEMENT_QUESTIONS:
+        a, b = exact.read(question, passages), other.read(question, passages)
+        assert b.best.passage == a.best.passage
+        if runtime == "torch-int8":  # per-tensor weights: the same answer, its edges may move a word
+            assert b.best.start < a.best.end and a.best.start < b.best.end, (runtime, question)
+        else:
+            assert b.span_text() == a.span_text(), (runtime, question)
+        assert abs(b.margin - a.margin) < tolerance, (runtime, question, a.margin, b.margin)
+        if abs(a.margin - a.threshold) > tolerance:  # a decision this close to the line may flip
+            assert b.has_answer == a.has_answer, (runtime, question)
+
+
+def test_onnx_copy_is_cached_by_content(reader_path, tmp_path, monkeypatch):
+    """Exported once, reused after; a changed model gets its own file, never a stale one."""
+    import shutil
+
+    from qa.util.onnx import cache_dir
+
+    monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path / "cache"))
+    Reader(reader_path, runtime="onnx").load()
+    files = sorted(cache_dir().glob("reader-*.onnx"))
+    assert len(files) == 1 and not list(cache_dir().glob(".export-*"))
+    stamp = files[0].stat().st_mtime_ns
+    Reader(reader_path, runtime="onnx").load()
+    assert files[0].stat().st_mtime_ns == stamp  # reused, not exported again
+    copy = tmp_path / "reader-copy"
+    shutil.copytree(reader_path, copy)
+    (copy / "config.json").write_text((copy / "config.json").read_text().replace("{", '{"_note": "x",', 1))
+    Reader(copy, runtime="onnx").load()
+    assert len(list(cache_dir().glob("reader-*.onnx"))) == 2
+
+
+def test_unwritable_cache_still_answers(reader_path, tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("QA_MODEL_CACHE", str(blocked / "cache"))
+    r = Reader(reader_path, runtime="onnx-int8")
+    res = r.read("Who founded the bakery?", [PARAGRAPH])
+    assert "Maria Rossi" in res.span_text()
