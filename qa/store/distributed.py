@@ -176,7 +176,7 @@ class LocalPreparer:
         chunks: list[Chunk] = []
         parts: list[np.ndarray] = []
         embed_s = 0.0
-        bar = tqdm(desc="embed", unit="chunk", disable=not progress)
+        bar = tqdm(desc="embed", unit=" chunks", disable=not progress)
         group = None
         try:
             while (group := groups.get()) is not done:

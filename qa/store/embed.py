@@ -10,7 +10,7 @@ Three runtimes give the same model (README "Speed" has the measurements):
   either way is the same index; about 2x faster.
 - ``torch``: sentence-transformers itself, the reference path.
 
-Texts are tokenized once, sorted by length and batched, so a batch pads to its own longest text.
+Texts are tokenized once and run one per call on ONNX Runtime (no padding; see ``_OnnxEncoder``).
 """
 
 from __future__ import annotations
@@ -144,14 +144,14 @@ class _OnnxEncoder:
             export_module(model, {n: torch.ones((1, 8), dtype=torch.long) for n in names}, ["last_hidden_state"], out)
 
         model = cached_model(path, "embedder", int8, export, EMBED_FP32_NODES)
-        # int8 quantizes activations with one scale per call, so a text batched with others would get a
-        # vector that depends on them (up to 0.025 apart, measured). One text per call keeps each
-        # vector its own, and costs nothing measurable: no padding at all, and no smaller matmuls
-        # than a 100-token text already gives.
+        # One text per call. int8 quantizes activations with one scale per call, so a text batched with
+        # others would get a vector that depends on them (up to 0.025 apart, measured); alone, each
+        # vector is its own. And with no padding it is faster: 1,200 BBC chunks, chunks/s, one text
+        # per call vs batches of 64 sorted by length: int8 179 vs 136, fp32 99 vs 79.
         return cls(session(model, threads), AutoTokenizer.from_pretrained(str(path)), max_length,
                    "mean" if modes == ["pooling_mode_mean_tokens"] else "cls",
                    int(pool.get("word_embedding_dimension", 384)),
-                   any(t.endswith("Normalize") for t in types), rows_per_call=1 if int8 else None)
+                   any(t.endswith("Normalize") for t in types), rows_per_call=1)
 
     def get_embedding_dimension(self) -> int:
         return self.dim
