@@ -1,9 +1,9 @@
 """The extractive reader: question + passages in, scored answer spans out.
 
-All windows of all passages of a question go through the model in batched
-forward passes; decoding (``qa.answer.decode``) ranks spans on raw logit sums across
-passages and decides no-answer against the null score with the threshold
-stored beside the model.
+Every window of every passage goes through the model: on ONNX Runtime one window per call (int8
+by default, exported from the shipped weights on first use), on torch in batches cut to waste
+little on padding. Decoding (``qa.answer.decode``) ranks spans on raw logit sums across passages
+and decides no-answer against the null score with the threshold stored beside the model.
 """
 
 from __future__ import annotations

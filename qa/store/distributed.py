@@ -7,7 +7,8 @@ Both preparers keep one contract, so ``Indexer`` can take either::
     prepared.chunks    # == list(chunker.chunk_many(a for a in ingested.articles if a.id not in skip_ids))
     prepared.vectors   # row i embeds lexical_text(title, chunks[i].text), as Embedder.encode would
 
-``LocalPreparer`` calls those functions directly. ``RayPreparer`` spreads the same work over Ray:
+``LocalPreparer`` calls those functions, reading in a thread while it embeds. ``RayPreparer`` spreads the same
+work over Ray:
 
 1. **read**: the files of ``iter_files(paths)``, cut into contiguous groups of about equal bytes, are
    parsed by Ray tasks (one CPU each), each running ``load_articles`` on its group alone. The
@@ -162,7 +163,7 @@ class LocalPreparer:
                     pending.clear()
 
             try:
-                outcome["ingested"] = load_articles(paths, on_article=on_article)
+                outcome["ingested"] = load_articles(paths, progress=progress, on_article=on_article)
                 if pending:
                     groups.put((pending, [lexical_text(titles[c.article_id], c.text) for c in pending]))
             except BaseException as exc:  # noqa: BLE001 - handed to the embedding thread, raised there
@@ -176,7 +177,7 @@ class LocalPreparer:
         chunks: list[Chunk] = []
         parts: list[np.ndarray] = []
         embed_s = 0.0
-        bar = tqdm(desc="embed", unit=" chunks", disable=not progress)
+        bar = tqdm(desc="embed", unit=" chunks", disable=not progress, position=1)  # under the files bar
         group = None
         try:
             while (group := groups.get()) is not done:

@@ -321,7 +321,9 @@ chosen on dev and stored in `reader.json`.
 |---|---|---|---|---|
 | {d['exact']:.2f} | {d['f1']:.2f} | {d.get('HasAns_exact', float('nan')):.2f} | {d.get('HasAns_f1', float('nan')):.2f} | {d.get('NoAns_accuracy', float('nan')):.2f} |
 
-Reproduce: `qa eval ../shared/data/squad/dev.json --reader-only`.
+Reproduce: `qa eval ../shared/data/squad/dev.json --reader-only --reader-runtime torch` (the exact
+fp32 path these scores come from; the default int8 runtime is within a point, see the README's
+"Speed").
 
 Dev F1 after each epoch (threshold re-chosen each time):
 
