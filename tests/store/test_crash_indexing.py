@@ -54,13 +54,18 @@ def test_killed_indexing_leaves_the_previous_index_answering_as_before(tmp_path,
     before = _answers(index_dir, reader_path)
     assert before[0][0]  # the seed question is answered to begin with
 
+    # How long a whole run takes here (indexing got fast: fixed kill times would all come too late).
+    t = time.perf_counter()
+    subprocess.run(_index_cmd(tmp_path / "timing", [CORPUS, *extra]), check=True, env=env, capture_output=True)
+    full_run = time.perf_counter() - t
+
     rng = random.Random(7)
     kills, intact, done = 10 if HEAVY else 3, 0, 0
     for _ in range(kills):
         done += 1
         proc = subprocess.Popen(_index_cmd(index_dir, [CORPUS, *extra]), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(rng.uniform(1.0, 25.0 if HEAVY else 10.0))
+        time.sleep(rng.uniform(0.2, 0.8) * full_run)  # from start-up to the last moments before the switch
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         now = IndexStore(index_dir)
@@ -77,7 +82,8 @@ def test_killed_indexing_leaves_the_previous_index_answering_as_before(tmp_path,
 
     report = subprocess.run(_index_cmd(index_dir, [CORPUS, *extra]), env=env, capture_output=True, text=True)
     assert report.returncode == 0, report.stderr
-    assert "reused" in report.stdout
+    # Reused the intact index's vectors, or (a kill that came after the switch) found it complete.
+    assert "reused" in report.stdout or "up to date" in report.stdout, report.stdout + report.stderr
     data = IndexStore(index_dir).load()
     assert len(data.articles) > 1
     # What the intact index had embedded was reused, not embedded again.
