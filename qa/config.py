@@ -59,7 +59,8 @@ class Settings:
     null_threshold: float | None = None  # None: the value stored with the reader
     # How the models run (README "Speed"): ONNX Runtime int8 / fp32, or torch (the exact fp32 path).
     reader_runtime: str = "onnx-int8"  # onnx-int8 | onnx | torch | torch-int8
-    embed_runtime: str = "onnx-int8"  # onnx-int8 | onnx | torch (vectors of onnx and torch agree; int8's differ)
+    # auto | onnx-int8 | onnx | torch; auto: the index's precision, else int8 on CPUs with VNNI, else onnx
+    embed_runtime: str = "auto"
     embed_batch: int = 64
     host: str = "127.0.0.1"
     port: int = 7860

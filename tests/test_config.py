@@ -35,7 +35,7 @@ def test_bad_values_name_the_variable(name, value):
 
 def test_fast_runtimes_are_the_defaults():
     s = Settings.from_env({})
-    assert (s.reader_runtime, s.embed_runtime) == ("onnx-int8", "onnx-int8")
+    assert (s.reader_runtime, s.embed_runtime) == ("onnx-int8", "auto")
 
 
 def test_embedder_defaults_to_the_packaged_model():

@@ -40,7 +40,7 @@ class Pipeline:
         self.settings = settings or Settings.from_env()
         s = self.settings
         self.store = IndexStore(s.index_dir, vectors=VectorConfig.from_settings(s))
-        self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=s.embed_runtime)
+        self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=_embed_runtime(s))
         self.chunker = Chunker(s.embedder_path(), max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
         self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, runtime=s.reader_runtime)
         self._data: IndexData | None = None
@@ -270,6 +270,20 @@ def _citation(p: Passage, span: SpanCandidate | None = None, roots: list[Path] |
         answer_end=span.end if span else None,
         score=p.score,
     )
+
+
+def _embed_runtime(s: Settings) -> str:
+    """``auto``: the precision the index was built with, so questions are embedded as its chunks were;
+    without an index (or with a damaged one), int8 where the CPU is fast at it."""
+    if s.embed_runtime != "auto":
+        return s.embed_runtime
+    from qa.util.onnx import auto_embed_runtime
+
+    try:
+        manifest = IndexStore(s.index_dir).manifest() or {}
+    except Exception:  # noqa: BLE001 - a damaged index is reported when it is used, not here
+        manifest = {}
+    return auto_embed_runtime((manifest.get("settings") or {}).get("embedder"))
 
 
 def _looks_like_hub_name(name: str) -> bool:

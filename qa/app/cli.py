@@ -61,8 +61,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--reader-runtime", choices=RUNTIMES,
                    help="how the reader runs (QA_READER_RUNTIME; default onnx-int8; torch is the exact fp32 path)")
     g.add_argument("--embed-runtime", choices=EMBED_RUNTIMES,
-                   help="how the embedder runs (QA_EMBED_RUNTIME; default onnx-int8; torch is sentence-transformers; "
-                        "changing it rebuilds the index)")
+                   help="how the embedder runs (QA_EMBED_RUNTIME; default auto: the index's precision, else "
+                        "onnx-int8 on CPUs with VNNI and onnx without; torch is sentence-transformers; "
+                        "changing precision rebuilds the index)")
     g.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
 
 

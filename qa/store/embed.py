@@ -2,7 +2,10 @@
 
 Three runtimes give the same model (README "Speed" has the measurements):
 
-- ``onnx-int8`` (default): the model exported to ONNX, int8 weights, run by ONNX Runtime with the
+``auto`` (the default) picks ``onnx-int8`` on a CPU with int8 dot-product instructions (VNNI) and
+``onnx`` on one without; ``Pipeline`` makes it follow an existing index's precision.
+
+- ``onnx-int8``: the model exported to ONNX, int8 weights, run by ONNX Runtime with the
   mean pooling and normalisation of its sentence-transformers config. About 3.5x faster than
   sentence-transformers on 2 cores (AVX-512 VNNI); vectors at cosine >= 0.98 to fp32, with the same
   recall (README "Speed"). It is a different index: its fingerprint says int8, switching rebuilds.
@@ -23,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.util.onnx import EMBED_RUNTIMES, check_runtime
+from qa.util.onnx import EMBED_RUNTIMES, auto_embed_runtime, check_runtime
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +39,13 @@ EMBED_FP32_NODES: tuple[str, ...] = ()
 class Embedder:
     """Encodes texts to unit vectors; the model loads on first use (or ``warm_up``), from disk only."""
 
-    def __init__(self, model_path: str, batch_size: int = 64, device: str = "cpu", runtime: str = "onnx-int8",
+    def __init__(self, model_path: str, batch_size: int = 64, device: str = "cpu", runtime: str = "auto",
                  threads: int | None = None) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
         self.device = device
-        self.runtime = check_runtime(runtime, EMBED_RUNTIMES)
+        runtime = check_runtime(runtime, EMBED_RUNTIMES)
+        self.runtime = auto_embed_runtime() if runtime == "auto" else runtime  # auto: int8 where the CPU is fast at it
         self.threads = threads
         self._model: Any = None  # a SentenceTransformer (torch) or an _OnnxEncoder
 

@@ -50,7 +50,7 @@ def test_int8_vector_of_a_text_does_not_depend_on_its_batch(embedder_path):
 
 
 def test_unknown_runtime_is_refused(embedder_path):
-    with pytest.raises(ValueError, match="onnx-int8, onnx, torch"):
+    with pytest.raises(ValueError, match="auto, onnx-int8, onnx, torch"):
         Embedder(embedder_path, runtime="fp16")
 
 
@@ -126,3 +126,42 @@ def test_a_chunking_failure_is_raised_not_counted_as_a_skipped_file(news_file, e
     monkeypatch.setattr(chunker, "chunk", lambda article: (_ for _ in ()).throw(ValueError("chunker bug")))
     with pytest.raises(ValueError, match="chunker bug"):
         LocalPreparer(chunker, Embedder(embedder_path)).prepare([news_file])
+
+
+def test_auto_follows_the_index_and_else_the_cpu(tmp_path, embedder_path, monkeypatch):
+    """Questions are embedded at the index's precision; a new index gets int8 only on a CPU fast at it."""
+    from qa.answer.pipeline import Pipeline
+    from qa.config import Settings
+    from qa.util import onnx
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus"
+    monkeypatch.setattr(onnx, "fast_int8", lambda: False)
+    assert Embedder(embedder_path).runtime == "onnx"
+    settings = Settings.from_env({}).with_overrides(index_dir=tmp_path / "index", corpus=(corpus,))
+    Pipeline(settings.with_overrides(embed_runtime="onnx-int8")).index(progress=False)
+    pipe = Pipeline(settings)  # auto, on a CPU without VNNI, over an int8 index
+    assert pipe.embedder.runtime == "onnx-int8"
+    assert pipe.index(progress=False).up_to_date  # no rebuild
+    monkeypatch.setattr(onnx, "fast_int8", lambda: True)
+    assert Pipeline(settings.with_overrides(index_dir=tmp_path / "new")).embedder.runtime == "onnx-int8"
+    assert Embedder(embedder_path).runtime == "onnx-int8"
+
+
+def test_cpu_flags_decide_fast_int8(monkeypatch, tmp_path):
+    from qa.util import onnx
+
+    real_open = open
+
+    def fake(flags):
+        def opener(path, *a, **kw):
+            if path == "/proc/cpuinfo":
+                f = tmp_path / "cpuinfo"
+                f.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+                return real_open(f, *a, **kw)
+            return real_open(path, *a, **kw)
+        return opener
+
+    monkeypatch.setattr("builtins.open", fake("fpu sse avx avx2 fma"))
+    assert not onnx.fast_int8()
+    monkeypatch.setattr("builtins.open", fake("fpu avx2 avx512f avx512_vnni"))
+    assert onnx.fast_int8()
