@@ -74,11 +74,10 @@ def cache_dir() -> Path:
 
 def source_digest(model_dir: str | Path, kind: str, int8: bool, exclude: tuple[str, ...] = ()) -> str:
     """A key for one exported file: the model's config and weights, the recipe and the library versions."""
-    import onnxruntime
-    import torch
+    from importlib.metadata import version  # not `import torch`: answering on ONNX never loads torch
 
-    h = hashlib.sha256(f"{kind}|{int8}|{EXPORT_RECIPE}|{OPSET}|{exclude}|{onnxruntime.__version__}|"
-                       f"{torch.__version__}".encode())
+    h = hashlib.sha256(f"{kind}|{int8}|{EXPORT_RECIPE}|{OPSET}|{exclude}|{version('onnxruntime')}|"
+                       f"{version('torch')}".encode())
     path = Path(model_dir)
     for f in sorted(path.glob("*.json")) + sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
         h.update(f.name.encode())
