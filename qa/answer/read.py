@@ -361,7 +361,7 @@ class Reader:
         end_by: dict[int, np.ndarray] = {}
         pad = self._tokenizer.pad_token_id or 0
         order = sorted(range(n), key=lambda i: len(enc["input_ids"][i]))
-        rows = getattr(self._model, "rows_per_call", None) or self.batch_size
+        rows = self._model.rows_per_call or self.batch_size
         for a, b in plan_batches([len(enc["input_ids"][i]) for i in order], rows):
             idx = order[a:b]
             ids = pad_batch([enc["input_ids"][i] for i in idx], pad)

@@ -51,8 +51,10 @@ import dataclasses
 import logging
 import math
 import os
+import queue
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -134,9 +136,6 @@ class LocalPreparer:
 
     def prepare(self, paths: Iterable[str | Path], skip_ids: Iterable[str] = (),
                 progress: bool = False) -> Prepared:
-        import queue
-        import threading
-
         from tqdm.auto import tqdm
 
         t0 = time.perf_counter()
