@@ -226,7 +226,7 @@ class TorchQA:
 
 
 # Kept fp32 in the int8 reader: the feed-forward output of the first two layers (and the 2-wide
-# head). Measured on dev (README "Speed"): all-int8 costs 1.06 F1, this 0.55 at 4% of the speed;
+# head). Measured on dev (README "Speed"): all-int8 costs 1.06 F1, this 0.52 at 4% of the speed;
 # all six feed-forward outputs in fp32 cost 0.25 F1 but 20% of the speed.
 READER_FP32_NODES: tuple[str, ...] = ("layer.0/output/dense", "layer.1/output/dense", "qa_outputs")
 
