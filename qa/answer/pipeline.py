@@ -280,7 +280,7 @@ def _embed_runtime(s: Settings) -> str:
     from qa.util.onnx import auto_embed_runtime
 
     try:
-        manifest = IndexStore(s.index_dir).manifest() or {}
+        manifest = IndexStore(s.index_dir).manifest() or {}  # a throwaway store: reading marks what it saw
     except Exception:  # noqa: BLE001 - a damaged index is reported when it is used, not here
         manifest = {}
     return auto_embed_runtime((manifest.get("settings") or {}).get("embedder"))

@@ -150,6 +150,10 @@ class LocalPreparer:
             pending: list[Chunk] = []
             titles: dict[str, str] = {}
 
+            def emit() -> None:
+                groups.put((list(pending), [lexical_text(titles[c.article_id], c.text) for c in pending]))
+                pending.clear()
+
             def on_article(article: Article) -> None:
                 if stop.is_set():
                     raise InterruptedError("embedding failed")
@@ -158,13 +162,12 @@ class LocalPreparer:
                 titles[article.id] = article.title
                 pending.extend(self.chunker.chunk(article))
                 if len(pending) >= self.group_chunks:
-                    groups.put((list(pending), [lexical_text(titles[c.article_id], c.text) for c in pending]))
-                    pending.clear()
+                    emit()
 
             try:
                 outcome["ingested"] = load_articles(paths, progress=progress, on_article=on_article)
                 if pending:
-                    groups.put((pending, [lexical_text(titles[c.article_id], c.text) for c in pending]))
+                    emit()
             except BaseException as exc:  # noqa: BLE001 - handed to the embedding thread, raised there
                 outcome["error"] = exc
             finally:
