@@ -72,9 +72,9 @@ def eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("questions", type=Path,
                         help="JSONL (question, answers, optional id/article_title/article_id) or SQuAD 1.1/2.0 JSON")
     parser.add_argument("--corpus", nargs="+", type=Path, default=None, metavar="PATH",
-                        help="(re)build the index from these files/folders first; this replaces the index in "
-                             "the index folder, so use --index-dir/QA_INDEX_DIR to keep yours (default: use the "
-                             "current index)")
+                        help="index these files/folders first and evaluate on them alone, in a temporary index "
+                             "(deleted afterwards; give --index-dir to keep it there); your index is not touched "
+                             "(default: evaluate on the current index)")
     parser.add_argument("--reader-only", action="store_true",
                         help="score the reader alone on each question's gold context (SQuAD files, or JSONL with "
                              "'context'); reproduces reader-training dev scores")
@@ -113,6 +113,9 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles dated on or before this day")
     p.add_argument("--source", dest="sources", action="append", metavar="TEXT",
                    help="only articles whose file path or URL contains TEXT (case-insensitive); repeat for several")
+    p.add_argument("--corpus", nargs="+", type=Path, metavar="PATH",
+                   help="article files/folders to index first when there is no index yet (QA_CORPUS; "
+                        "default corpus/)")
     _common(p)
 
     p = sub.add_parser("serve", help="start the chat in a browser (Gradio)")
@@ -288,6 +291,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa.evaluation import evaluate
 
+    if args.corpus and not args.reader_only and args.index_dir is None:
+        # --corpus alone must not add its articles to the configured index (nor score the questions
+        # against whatever else that index holds): build a throwaway one.
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="qa-eval-index-") as tmp:
+            print(f"Indexing {', '.join(map(str, args.corpus))} into a temporary index "
+                  "(give --index-dir to keep it).", file=sys.stderr, flush=True)
+            return evaluate.run(args, settings.with_overrides(index_dir=Path(tmp)))
     return evaluate.run(args, settings)
 
 
@@ -311,13 +323,14 @@ def fail(message: str, as_json: bool, code: int = 2) -> int:
 def quiet_model_loading() -> None:
     """Hide transformers' per-load "Loading weights" bars (shown again with -v).
 
-    Indexing and embedding bars are tqdm's own and stay.
+    Through the environment, so that a `qa ask` on the ONNX runtimes never imports transformers
+    (and torch) just to say this. Indexing and embedding bars are tqdm's own and stay.
     """
-    try:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers reads it when imported
+    if "transformers" in sys.modules:  # already imported (a caller in the same process): tell it directly
         from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    hf_logging.disable_progress_bar()
+
+        hf_logging.disable_progress_bar()
 
 
 def main(argv: list[str] | None = None) -> int:
