@@ -318,7 +318,7 @@ class Reader:
     def load(self) -> None:
         if self._model is not None:
             return
-        from transformers import AutoTokenizer
+        from qa.util.tokenize import load_tokenizer
 
         path = Path(self.model_path)
         if path.exists() and not (path / "config.json").exists():
@@ -331,7 +331,7 @@ class Reader:
 
         self.verifier = VerifierModel.load(path) if path.exists() else None
         log.info("loading reader from %s (%s)", path, self.runtime)
-        self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self._tokenizer = load_tokenizer(path)  # tokenizer.json read without transformers (and torch)
         if self.runtime.startswith("onnx") and path.is_dir():
             self._model = OnnxQA.load(path, int8=self.runtime == "onnx-int8", threads=self.threads)
         else:  # torch, or a hub name (nothing on disk to export from)

@@ -59,9 +59,9 @@ class Chunker:
     @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            from transformers import AutoTokenizer
+            from qa.util.tokenize import load_tokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path)
+            self._tokenizer = load_tokenizer(self.tokenizer_path)  # without transformers when it can
         return self._tokenizer
 
     def count_tokens(self, text: str) -> int:

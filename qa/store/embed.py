@@ -123,9 +123,8 @@ class _OnnxEncoder:
 
     @classmethod
     def load(cls, path: Path, int8: bool, threads: int | None = None) -> _OnnxEncoder:
-        from transformers import AutoTokenizer
-
         from qa.util.onnx import cached_model, session
+        from qa.util.tokenize import load_tokenizer
 
         modules = json.loads((path / "modules.json").read_text()) if (path / "modules.json").exists() else []
         types = [m.get("type", "") for m in modules]
@@ -153,7 +152,7 @@ class _OnnxEncoder:
         # others would get a vector that depends on them (up to 0.025 apart, measured); alone, each
         # vector is its own. And with no padding it is faster: 1,200 BBC chunks, chunks/s, one text
         # per call vs batches of 64 sorted by length: int8 179 vs 136, fp32 99 vs 79.
-        return cls(session(model, threads), AutoTokenizer.from_pretrained(str(path)), max_length,
+        return cls(session(model, threads), load_tokenizer(path), max_length,
                    "mean" if modes == ["pooling_mode_mean_tokens"] else "cls",
                    int(pool.get("word_embedding_dimension", 384)),
                    any(t.endswith("Normalize") for t in types), rows_per_call=1)

@@ -158,3 +158,57 @@ def test_unwritable_cache_still_answers(reader_path, tmp_path, monkeypatch):
     r = Reader(reader_path, runtime="onnx-int8")
     res = r.read("Who founded the bakery?", [PARAGRAPH])
     assert "Maria Rossi" in res.span_text()
+
+
+# --- the tokenizer: tokenizer.json by the `tokenizers` library, as transformers reads it ----------
+
+LONG_PASSAGES = [
+    " ".join(f"Council item {i} concerned road repairs in district {i}, costing Rs{i * 1_250:,}." for i in range(80))
+    + " " + PARAGRAPH,
+    ("ISLAMABAD: Beijing is pushing Pakistan to allow its own security staff — “boots on the ground” — to protect "
+     "thousands of Chinese citizens. Last month`s bombing near Karachi airport targeted two engineers.\n\n") * 12,
+    "Ünïcödé   spacing\ttabs, emoji 🇵🇰🤝🇨🇳, CJK 北京 and Urdu پاکستان in one line; U.S. officials said so. " * 25,
+]
+LONG_QUESTIONS = ["Who founded the bakery?", "What is Beijing pushing Pakistan to allow?",
+                  "word " * 150 + "So what did Pakistan agree to?"]
+
+
+@pytest.mark.parametrize("max_length, stride", [(256, 96), (128, 32), (384, 128)])
+def test_tokenizers_windows_match_transformers(reader_path, max_length, stride):
+    """The reader's answer offsets come from the windows' offset mapping: stride, overflow, offsets,
+    sequence ids and the question cut must be the same with either tokenizer, token for token."""
+    from transformers import AutoTokenizer
+
+    from qa.answer.read import encode
+    from qa.util.tokenize import FastTokenizer
+
+    fast, hf = FastTokenizer.from_dir(reader_path), AutoTokenizer.from_pretrained(str(reader_path))
+    assert fast.pad_token_id == hf.pad_token_id
+    questions = [q for q in LONG_QUESTIONS for _ in LONG_PASSAGES]
+    contexts = [c for _ in LONG_QUESTIONS for c in LONG_PASSAGES]
+    a = encode(hf, questions, contexts, max_length, stride)
+    b = encode(fast, questions, contexts, max_length, stride)
+    assert len(a["input_ids"]) > 3 * len(contexts)  # long enough to need several windows each
+    for key in ("input_ids", "token_type_ids", "overflow_to_sample_mapping", "context_mask"):
+        assert list(b[key]) == list(a[key]), key
+    assert [[tuple(o) for o in row] for row in b["offset_mapping"]] == [
+        [tuple(o) for o in row] for row in a["offset_mapping"]]
+
+
+def test_reader_decodes_the_same_with_either_tokenizer(reader_path):
+    """Same spans, scores and decisions when the default (tokenizers) path reads as transformers would."""
+    from transformers import AutoTokenizer
+
+    from qa.util.tokenize import FastTokenizer
+
+    ours, theirs = Reader(reader_path, runtime="onnx-int8"), Reader(reader_path, runtime="onnx-int8")
+    ours.load()
+    theirs.load()
+    theirs._tokenizer = AutoTokenizer.from_pretrained(str(reader_path))
+    assert isinstance(ours._tokenizer, FastTokenizer)
+    items = AGREEMENT_QUESTIONS + [(q, LONG_PASSAGES) for q in LONG_QUESTIONS]
+    for question, passages in items:
+        a, b = theirs.read(question, passages), ours.read(question, passages)
+        assert [(c.passage, c.start, c.end) for c in b.candidates] == [(c.passage, c.start, c.end) for c in a.candidates]
+        assert [c.score for c in b.candidates] == pytest.approx([c.score for c in a.candidates], abs=1e-6)
+        assert b.null_score == pytest.approx(a.null_score, abs=1e-6) and b.has_answer == a.has_answer

@@ -165,3 +165,28 @@ def test_cpu_flags_decide_fast_int8(monkeypatch, tmp_path):
     assert not onnx.fast_int8()
     monkeypatch.setattr("builtins.open", fake("fpu avx2 avx512f avx512_vnni"))
     assert onnx.fast_int8()
+
+
+def test_embedder_and_chunker_tokenize_as_transformers_would(embedder_path):
+    """Both read tokenizer.json with the `tokenizers` library (no transformers, no torch on the
+    ONNX path): the same ids (embedder, truncated) and the same chunk boundaries as AutoTokenizer."""
+    from transformers import AutoTokenizer
+
+    from qa.store.embed import _OnnxEncoder
+    from qa.types import Article
+    from qa.util.tokenize import FastTokenizer
+
+    texts = [("Ünïcödé   spacing\ttabs, emoji 🇵🇰, U.S. officials said; Rs1,250 paid. " * 40),
+             "ISLAMABAD: Beijing is pushing Pakistan. " * 3, "short"]
+    hf = AutoTokenizer.from_pretrained(embedder_path)
+    encoder = Embedder(embedder_path, runtime="onnx").model
+    assert isinstance(encoder, _OnnxEncoder) and isinstance(encoder.tokenizer, FastTokenizer)
+    kw = {"truncation": True, "max_length": encoder.max_length, "padding": False}
+    assert encoder.tokenizer(texts, **kw)["input_ids"] == hf(texts, **kw)["input_ids"]
+
+    ours = Chunker(embedder_path, max_tokens=40)
+    theirs = Chunker(embedder_path, max_tokens=40)
+    theirs._tokenizer = hf
+    article = Article("a", "T", " ".join(texts) + "\n\n" + "no full stops here " * 60)
+    assert isinstance(ours.tokenizer, FastTokenizer)
+    assert ours.chunk(article) == theirs.chunk(article)
