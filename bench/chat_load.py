@@ -43,13 +43,14 @@ def free_port() -> int:
 
 @contextmanager
 def chat_server(queue_size: int = 64, timeout: float = 300.0):
-    """`python app.py` on a temporary copy of corpus/ and a temporary index, on a free local port."""
+    """`python app.py` on a temporary copy of corpus/, index and uploads folder, on a free local port."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         shutil.copytree(ROOT / "corpus", corpus)
         port = free_port()
         env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(Path(tmp) / "index"),
-               "QA_PORT": str(port), "QA_HOST": "127.0.0.1", "QA_QUEUE_SIZE": str(queue_size)}
+               "QA_UPLOADS": str(Path(tmp) / "uploads"), "QA_PORT": str(port), "QA_HOST": "127.0.0.1",
+               "QA_QUEUE_SIZE": str(queue_size)}
         log = open(Path(tmp) / "server.log", "w")
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, stdout=log, stderr=log)
         url = f"http://127.0.0.1:{port}/"

