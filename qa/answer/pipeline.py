@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.store.chunk import Chunker
 from qa.config import Settings
@@ -18,12 +21,15 @@ from qa.answer.decode import SpanCandidate, merge_overlaps
 from qa.store.embed import Embedder
 from qa.answer.findings import FindingRules, LocatedSpan, locate, select
 from qa.store.index import IndexData, IndexStore
-from qa.store.indexer import Indexer, IndexReport
 from qa.store.vectors import VectorConfig
 from qa.answer.read import ReadResult, Reader
 from qa.answer.retrieve import HybridRetriever
+from qa.answer.language import ONLY_ENGLISH, looks_english
 from qa.answer.sources import display_source, source_label
 from qa.types import Answer, Citation, Filters, Finding, Passage, article_day
+
+if TYPE_CHECKING:  # indexing is imported when it runs: `qa ask` on an existing index never reads files
+    from qa.store.indexer import IndexReport
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +39,23 @@ NO_MATCHING_ARTICLES = "No indexed article matches the filters (dates, sources);
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
+@dataclass(frozen=True)
+class IndexOverview:
+    """What the loaded index holds, for the chat's status line."""
+
+    articles: int
+    chunks: int
+    earliest: str | None  # YYYY-MM-DD of the oldest dated article
+    latest: str | None
+    updated: str | None  # when this version was written (the manifest's built_at)
+
+
 class Pipeline:
-    """ingest → chunk → embed → index, and retrieve → read → cite, from one configuration."""
+    """ingest → chunk → embed → index, and retrieve → read → cite, from one configuration.
+
+    Safe to share between threads (the chat's page loads and its one question at a time): the
+    index is (re)loaded under a lock, and each question works on the version it started with.
+    """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -45,6 +66,7 @@ class Pipeline:
         self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, runtime=s.reader_runtime)
         self._data: IndexData | None = None
         self._retriever: HybridRetriever | None = None
+        self._loading = threading.RLock()
         self.finding_rules = FindingRules()
 
     # --- building ---------------------------------------------------------
@@ -54,17 +76,21 @@ class Pipeline:
 
         Articles indexed from other paths are kept; ``prune`` removes those whose files are gone.
         ``ray`` (a cluster address, or "" for a local Ray) reads, chunks and embeds on Ray instead.
+        Without ``paths``: the corpus and the chat's uploads folder (``Settings.article_paths``).
         """
+        from qa.store.indexer import Indexer
+
         preparer = None
         if ray is not None:
             from qa.store.distributed import RayPreparer
 
             preparer = RayPreparer(self.chunker, self.embedder, address=ray or None, workers=ray_workers)
         report = Indexer(self.store, self.chunker, self.embedder, preparer=preparer).run(
-            list(paths or self.settings.corpus), progress=progress, prune=prune
+            list(paths or self.settings.article_paths()), progress=progress, prune=prune
         )
-        self._data = None  # reload on next question
-        self._retriever = None
+        with self._loading:
+            self._data = None  # reload on next question
+            self._retriever = None
         return report
 
     def ensure_index(self, progress: bool = True) -> IndexReport | None:
@@ -74,7 +100,7 @@ class Pipeline:
         """
         if self.store.exists():
             return None
-        corpus = [p for p in self.settings.corpus if Path(p).exists()]
+        corpus = [p for p in self.settings.article_paths() if Path(p).exists()]
         if not corpus:
             raise FileNotFoundError(
                 f"no index in {self.settings.index_dir} and no articles at "
@@ -92,11 +118,43 @@ class Pipeline:
     # --- answering --------------------------------------------------------
     @property
     def retriever(self) -> HybridRetriever:
-        if self._retriever is None:
+        with self._loading:
+            if self._retriever is None:
+                if self._data is None:
+                    self._data = self.store.load()
+                    self._follow_index_precision()
+                self._retriever = HybridRetriever(self._data, self.embedder, candidates=self.settings.candidates)
+            return self._retriever
+
+    def refresh(self) -> bool:
+        """Drop the loaded index when another process (a `qa index`) has switched the index to a new
+        version since it was loaded, so the next use loads that one. True when it did.
+
+        Costs one read of the small CURRENT file: the chat calls it before every question and page load.
+        """
+        with self._loading:
             if self._data is None:
-                self._data = self.store.load()
-            self._retriever = HybridRetriever(self._data, self.embedder, candidates=self.settings.candidates)
-        return self._retriever
+                return False
+            now = self.store.current()
+            if now is not None and now.name == self._data.root.name:
+                return False
+            log.info("index %s changed (%s -> %s): reloading", self.settings.index_dir, self._data.root.name,
+                     now.name if now else "none")
+            self._data = None
+            self._retriever = None
+            return True
+
+    def _follow_index_precision(self) -> None:
+        """With ``embed_runtime`` auto, questions are embedded at the loaded index's precision; a
+        rebuild elsewhere at another precision swaps the embedder."""
+        if self.settings.embed_runtime != "auto" or self._data is None:
+            return
+        from qa.util.onnx import auto_embed_runtime
+
+        runtime = auto_embed_runtime((self._data.manifest.get("settings") or {}).get("embedder"))
+        if runtime != self.embedder.runtime:
+            s = self.settings
+            self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=runtime)
 
     def check_ready(self) -> None:
         """Fail early, with what to do, when the index or the reader model is missing."""
@@ -135,19 +193,24 @@ class Pipeline:
         restricts the articles searched.
         """
         question = clean_question(question)
+        self.refresh()  # a `qa index` in another process since the last question: answer from its index
+        retriever = self.retriever
         resolved = conversation.resolve(question) if conversation else ResolvedQuestion(question, question)
         t0 = time.perf_counter()
-        passages = self.retriever.retrieve(
+        passages = retriever.retrieve(
             resolved.query, top_k=k or self.settings.top_k, filters=filters, prefer_article=resolved.prefer_article
         )
         t1 = time.perf_counter()
         result = self.reader.read(resolved.text, [p.chunk.text for p in passages])
         t2 = time.perf_counter()
-        answer = self._cite(resolved.text, passages, result, prefer_article=resolved.prefer_article)
+        answer = self._cite(resolved.text, passages, result, prefer_article=resolved.prefer_article,
+                            roots=self._source_roots(retriever.data))
         answer.question = question
         answer.resolved_question = resolved.text
         if not passages and filters is not None and filters.active:
             answer.message = NO_MATCHING_ARTICLES
+        if not answer.answered and not looks_english(question):
+            answer.message = f"{answer.message} {ONLY_ENGLISH}".strip()
         answer.timings = {"retrieve": t1 - t0, "read": t2 - t1, "total": t2 - t0}
         if conversation is not None:
             conversation.remember(question, resolved, answer)
@@ -156,28 +219,49 @@ class Pipeline:
     # --- what the chat's controls offer ----------------------------------
     def sources(self) -> list[str]:
         """Source labels of the indexed articles (URL hosts, corpus files/folders), for a source filter."""
+        return sorted({value for _, value in self.source_choices()})
+
+    def source_choices(self) -> list[tuple[str, str]]:
+        """(what to show, filter value) for each source label: a label that stands for one article
+        with a title shows that title ("Beijing pushing Islamabad…", not "000_5f21….txt"); a host or
+        folder of several articles shows its name. Sorted by what is shown."""
         data = self._loaded()
-        roots = self._source_roots()
-        labels = {source_label(a.source, a.url, roots) for a in data.articles.values()}
-        return sorted(label for label in labels if label)
+        roots = self._source_roots(data)
+        titles: dict[str, list[str]] = {}
+        for a in data.articles.values():
+            label = source_label(a.source, a.url, roots)
+            if label:
+                titles.setdefault(label, []).append(" ".join((a.title or "").split()))
+        shown = {label: (ts[0] if len(ts) == 1 and ts[0] else label) for label, ts in titles.items()}
+        clash = {s for s in shown.values() if list(shown.values()).count(s) > 1}
+        choices = [(f"{s} ({label})" if s in clash and s != label else s, label) for label, s in shown.items()]
+        return sorted(choices, key=lambda c: (c[0].casefold(), c[1]))
 
     def date_range(self) -> tuple[str | None, str | None]:
         """Earliest and latest article date (YYYY-MM-DD), (None, None) when no article is dated."""
-        days = [d for d in (article_day(a.date) for a in self._loaded().articles.values()) if d]
-        return (min(days), max(days)) if days else (None, None)
+        return _date_range(self._loaded())
+
+    def overview(self) -> IndexOverview:
+        """The current index in numbers (reloaded first if another process changed it)."""
+        data = self._loaded()
+        lo, hi = _date_range(data)
+        return IndexOverview(len(data.articles), len(data.chunks), lo, hi, data.manifest.get("built_at"))
 
     def _loaded(self) -> IndexData:
-        _ = self.retriever
-        assert self._data is not None
-        return self._data
+        self.refresh()
+        with self._loading:
+            _ = self.retriever
+            assert self._data is not None
+            return self._data
 
-    def _source_roots(self) -> list[Path]:
+    def _source_roots(self, data: IndexData | None) -> list[Path]:
         """Folders (or files) articles were read from: the index's own record, then the settings."""
-        roots = [Path(p) for p in (self._data.manifest.get("corpus_paths", []) if self._data else [])]
-        return roots + [Path(p) for p in self.settings.corpus]
+        roots = [Path(p) for p in (data.manifest.get("corpus_paths", []) if data else [])]
+        return roots + [Path(p) for p in (*self.settings.corpus, self.settings.uploads)]
 
     def _cite(
-        self, question: str, passages: list[Passage], result: ReadResult, prefer_article: str | None = None
+        self, question: str, passages: list[Passage], result: ReadResult, prefer_article: str | None = None,
+        roots: list[Path] | None = None,
     ) -> Answer:
         # Spans from overlapping chunks of one article are the same words: merge them
         # in article coordinates before ranking.
@@ -192,7 +276,7 @@ class Pipeline:
         threshold = result.threshold
         spans = locate(passages, merged, result.null_score)
         sel = select(spans, passages, question, threshold, self.finding_rules, prefer_article)
-        roots = self._source_roots()
+        roots = roots if roots is not None else self._source_roots(self._data)
 
         def conf(s: LocatedSpan) -> float:
             return result.probability(s.candidate)
@@ -240,6 +324,11 @@ class Pipeline:
             alternatives=alternatives,
             passages=passages,
         )
+
+
+def _date_range(data: IndexData) -> tuple[str | None, str | None]:
+    days = [d for d in (article_day(a.date) for a in data.articles.values()) if d]
+    return (min(days), max(days)) if days else (None, None)
 
 
 def clean_question(question: str | None) -> str:

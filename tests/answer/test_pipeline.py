@@ -210,3 +210,22 @@ def test_ask_with_filters(news_pipeline):
     assert not none.answered and not none.passages and "filters" in none.message
     url = news_pipeline.ask(Q_HOMES, filters=Filters(sources=("dawn.com",)))
     assert all(c.source == "https://www.dawn.com/news/1" for c in url.citations)
+
+
+def test_the_sources_list_shows_an_article_by_its_title(seed_pipeline):
+    assert seed_pipeline.source_choices() == [(SEED_TITLE, "000_5f212afdc6001fcb.txt")]  # (shown, filter value)
+    assert seed_pipeline.sources() == ["000_5f212afdc6001fcb.txt"]
+
+
+def test_a_refused_question_in_another_language_says_only_english_is_read(seed_pipeline, monkeypatch):
+    from qa.answer.language import ONLY_ENGLISH
+    from qa.answer.read import ReadResult
+
+    # Whatever the reader makes of it, a refusal of a French or Urdu question says why it may have failed.
+    monkeypatch.setattr(seed_pipeline.reader, "read",
+                        lambda q, passages: ReadResult([], 0.0, 0.0, texts=list(passages), question=q))
+    for question in ("Qu'est-ce que le Pakistan a accepté ?", "پاکستان نے کس بات پر اتفاق کیا؟"):
+        ans = seed_pipeline.ask(question)
+        assert not ans.answered and ans.message.endswith(ONLY_ENGLISH), (question, ans.message)
+    ans = seed_pipeline.ask("What is the name of the Chinese foreign ministry spokesperson?")
+    assert not ans.answered and ONLY_ENGLISH not in ans.message
