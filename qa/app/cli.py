@@ -91,7 +91,8 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
                                 parser_class=functools.partial(_Parser, json_errors=json_errors))
 
     p = sub.add_parser("index", help="add and update articles in the index (never removes any without --prune)")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: QA_CORPUS or corpus/)")
+    p.add_argument("paths", nargs="*", type=Path,
+                   help="files or folders (default: QA_CORPUS or corpus/, and the chat's uploads folder, QA_UPLOADS)")
     p.add_argument("--prune", action="store_true",
                    help="also remove indexed articles whose files are gone (or no longer hold them); "
                         "names them before removing")
@@ -161,7 +162,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("--ray-workers needs --ray")
     if args.ray_workers is not None and args.ray_workers < 1:
         raise ValueError("--ray-workers must be at least 1")
-    paths = args.paths or list(settings.corpus)
+    paths = args.paths or settings.article_paths()  # the corpus, and the uploads folder once it exists
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -189,8 +190,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if not args.question.strip():
         raise ValueError("the question is empty")
     pipe = Pipeline(settings)
-    if not pipe.store.exists() and any(Path(p).exists() for p in settings.corpus):
-        print(f"No index in {settings.index_dir} yet: indexing {', '.join(map(str, settings.corpus))} first.",
+    articles = [p for p in settings.article_paths() if Path(p).exists()]  # the corpus, and any uploads
+    if not pipe.store.exists() and articles:
+        print(f"No index in {settings.index_dir} yet: indexing {', '.join(map(str, articles))} first.",
               file=sys.stderr, flush=True)
     report = pipe.ensure_index(progress=True)  # a fresh checkout answers without a separate `qa index`
     if report is not None:

@@ -227,3 +227,43 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
     assert use_color(io.StringIO()) is False
     monkeypatch.setenv("NO_COLOR", "1")
     assert use_color(_Tty()) is False
+
+
+def test_ask_takes_corpus_as_a_flag_too(tmp_path):
+    """`qa ask --corpus PATH` does what QA_CORPUS does: the folder indexed when there is no index yet."""
+    idx = tmp_path / "fresh-index"
+    r = qa("ask", "Where did last month's bombing happen?", "--json", "--index-dir", idx, "--corpus", CORPUS,
+           env={"QA_CORPUS": str(tmp_path / "no-articles")})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["citations"][0]["title"] == SEED_TITLE
+    assert str(CORPUS) in r.stderr and "no-articles" not in r.stderr
+
+
+def test_a_refused_question_in_french_says_only_english_is_read(seed_settings):
+    from qa.answer.language import ONLY_ENGLISH
+
+    r = qa("ask", "Qu'est-ce que le Pakistan a accepté ?", "--json", "--index-dir", seed_settings.index_dir)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["answered"] is False and ONLY_ENGLISH in out["message"]
+
+
+def test_eval_with_corpus_leaves_the_configured_index_alone(seed_settings, tmp_path):
+    """`qa eval --corpus` scores the questions on those articles alone, in a temporary index; the
+    index in the configured folder is neither replaced nor added to."""
+    index_dir = tmp_path / "my-index"
+    shutil.copytree(seed_settings.index_dir, index_dir)
+    before = sorted((p.relative_to(index_dir), p.stat().st_mtime_ns) for p in index_dir.rglob("*"))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "floods.txt").write_text("Floods in Sindh\n\n2024-08-02\nFloods displaced 2,000 families in Sindh.\n",
+                                      encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"question": "How many families did the floods displace?",
+                                     "answers": ["2,000 families", "2,000"]}) + "\n", encoding="utf-8")
+    r = qa("eval", questions, "--corpus", other, "--json", "--out", tmp_path / "out",
+           env={"QA_INDEX_DIR": str(index_dir)})
+    assert r.returncode == 0, r.stderr
+    assert "temporary index" in r.stderr
+    assert sorted((p.relative_to(index_dir), p.stat().st_mtime_ns) for p in index_dir.rglob("*")) == before
+    assert len(IndexStore(index_dir).load().articles) == 1  # still just the seed article
