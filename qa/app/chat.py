@@ -17,7 +17,7 @@ from qa.config import Settings
 from qa.answer.conversation import Conversation
 from qa.answer.excerpt import excerpt
 from qa.store.index import IndexBusy
-from qa.answer.pipeline import Pipeline, clean_question
+from qa.answer.pipeline import IndexOverview, Pipeline, clean_question
 from qa.types import Answer, Citation, Filters, Finding
 from qa.app.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, save_uploads
 
@@ -113,15 +113,19 @@ def _same_passage(a: Citation, b: Citation) -> bool:
     return (a.article_id, a.passage_start, a.passage) == (b.article_id, b.passage_start, b.passage)
 
 
-def _finding_items(findings: list[Finding]) -> str:
-    """One list item per finding, in the order given; neighbours quoting the same passage share
-    one item, so the passage is shown once with each of their spans marked."""
+def _finding_groups(findings: list[Finding]) -> list[list[Finding]]:
+    """Findings in the order given, neighbours quoting the same passage together."""
     groups: list[list[Finding]] = []
     for f in findings:
         if groups and _same_passage(groups[-1][0].citation, f.citation):
             groups[-1].append(f)
         else:
             groups.append([f])
+    return groups
+
+
+def _finding_items(groups: list[list[Finding]]) -> str:
+    """One list item per group: the passage shown once, with each of its findings' spans marked."""
     items = []
     for group in groups:
         heads = "<br>".join(f"<span class='qa-span'>{escape(f.text)}</span> "
@@ -152,8 +156,11 @@ def render(answer: Answer, asked: str | None = None, follows: str | None = None)
     if answer.answered:
         findings = list(answer.findings or [])
         if len(findings) > 1:
-            out.append(f"<p class='qa-answer'>The articles say ({len(findings)} findings):</p>"
-                       f"<ol class='qa-findings'>{_finding_items(findings)}</ol>")
+            groups = _finding_groups(findings)  # the heading counts the items listed below it
+            head = (f"The articles say ({len(groups)} findings):" if len(groups) == len(findings)
+                    else f"The articles say, in {_plural(len(groups), 'passage')}:")
+            out.append(f"<p class='qa-answer'>{head}</p>"
+                       f"<ol class='qa-findings'>{_finding_items(groups)}</ol>")
             return "".join(out)
         out.append(f"<p class='qa-answer'><span class='qa-span'>{escape(answer.text)}</span> "
                    f"<small>(confidence {answer.score:.2f})</small></p>")
@@ -194,13 +201,49 @@ def make_filters(since: str | None, until: str | None, sources) -> Filters | Non
     return Filters(since=lo, until=hi, sources=chosen)
 
 
-def upload_dir(settings: Settings) -> Path | None:
-    """Where uploads go: the first corpus folder (created if missing), None if the corpus is files only."""
-    for p in settings.corpus:
-        p = Path(p)
-        if p.is_dir() or (not p.exists() and not p.suffix):
-            return p
-    return None
+def upload_dir(settings: Settings) -> Path:
+    """Where uploads go: ``QA_UPLOADS``, by default in the user's data folder, outside any checkout
+    (created on the first upload; indexed with the corpus from then on)."""
+    return Path(settings.uploads)
+
+
+def status_line(overview: IndexOverview | None, note: str = "") -> str:
+    """The line above the chat, in plain words: how many articles are searched, over which dates;
+    ``note`` (what a re-index or an upload just did) goes on a second line."""
+    if overview is None:
+        head = "No index yet: add articles below, or run `qa index` in a terminal."
+    elif not overview.articles:
+        head = "No articles indexed yet: add some below."
+    else:
+        head = f"Searching {_plural(overview.articles, 'article')}"
+        if overview.earliest and overview.latest:
+            head += (f" from {overview.earliest}" if overview.earliest == overview.latest
+                     else f" dated {overview.earliest} to {overview.latest}")
+        head += "."
+    lines = [head] + ([note] if note else [])
+    return "<small>" + "<br>".join(escape(line) for line in lines) + "</small>"
+
+
+def plain_report(report) -> str:
+    """What an indexing run changed, for a reader rather than an operator (``IndexReport``)."""
+    if report.up_to_date:
+        text = "Nothing new: every article was already indexed."
+    else:
+        changes = [_plural(report.added, "new article")] if report.added else []
+        if report.replaced:
+            changes.append(f"{report.replaced} updated")
+        if report.pruned:
+            changes.append(f"{report.pruned} removed")
+        text = ("Indexed " + ", ".join(changes) + "." if changes else "The index is up to date.")
+        if report.rebuilt_because:
+            text += " The whole index was rebuilt because its settings changed."
+    if report.skipped:
+        text += f" {_count(report.skipped, 'file or record', 'files or records')} could not be read (the server log says why)."
+    if report.vanished:
+        one = report.vanished == 1
+        text += (f" {_plural(report.vanished, 'article')} whose {'file was' if one else 'files were'} deleted "
+                 f"{'is' if one else 'are'} still searched until `qa index --prune`.")
+    return text
 
 
 def _text_of(message: dict) -> str:
@@ -215,29 +258,43 @@ def _note(text: str, cls: str = "qa-note") -> str:
     return f"<p class='{cls}'>{escape(text)}</p>"
 
 
-def build_app(pipeline: Pipeline, status: str = ""):
+def build_app(pipeline: Pipeline):
+    """The chat's page. What describes the index (status line, date hints, Sources) is computed when a
+    page loads, and the pipeline checks the index version before each question, so every tab sees
+    what a `qa index` in another process, an upload or a re-index did."""
     import gradio as gr
 
-    def sources():
+    def overview() -> IndexOverview | None:
         try:
-            return list(pipeline.sources())
-        except Exception:  # no index yet
+            return pipeline.overview()
+        except FileNotFoundError:  # no index yet
+            return None
+        except Exception:
+            log.exception("reading the index failed")
+            return None
+
+    def choices() -> list[tuple[str, str]]:
+        try:
+            return list(pipeline.source_choices())
+        except FileNotFoundError:
+            return []
+        except Exception:
             log.exception("listing sources failed")
             return []
 
-    def date_hints():
-        try:
-            lo, hi = pipeline.date_range()
-        except Exception:
-            log.exception("reading the date range failed")
-            lo = hi = None
-        return (f"earliest article: {lo[:10]}" if lo else "no dated articles"), (
-            f"latest article: {hi[:10]}" if hi else "no dated articles")
+    def hints(ov: IndexOverview | None) -> tuple[str, str]:
+        lo, hi = (ov.earliest, ov.latest) if ov else (None, None)
+        return (f"earliest article: {lo}" if lo else "no dated articles"), (
+            f"latest article: {hi}" if hi else "no dated articles")
 
-    def controls():
-        """Fresh filter controls after the index changed."""
-        lo, hi = date_hints()
-        return gr.Textbox(info=lo), gr.Textbox(info=hi), gr.Dropdown(choices=sources())
+    def page(note: str = ""):
+        """Status line, date hints and Sources for the index as it is now."""
+        ov = overview()
+        lo, hi = hints(ov)
+        return status_line(ov, note), gr.Textbox(info=lo), gr.Textbox(info=hi), gr.Dropdown(choices=choices())
+
+    def refresh_page():
+        return page()
 
     def respond(message: str, history: list, conv, since: str, until: str, chosen: list):
         history = list(history or [])
@@ -254,7 +311,7 @@ def build_app(pipeline: Pipeline, status: str = ""):
         except ValueError as e:  # keep the question in the box so it can be asked once fixed
             text = str(e)
             text = text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
-            history.append({"role": "assistant", "content": _note(text, "qa-error")})
+            history.append({"role": "assistant", "content": _note(text, "qa-error")})  # its own bubble
             return message, history, conv
         shown = escape(shorten(question, SHOWN_QUESTION_CHARS))
         if len(question) > SHOWN_QUESTION_CHARS:
@@ -274,61 +331,58 @@ def build_app(pipeline: Pipeline, status: str = ""):
         progress(0, desc="Re-indexing")
         try:
             # Adds and updates only: removing articles whose files vanished is `qa index --prune`, which
-            # lists them before removing (the summary here says how many are waiting for it).
-            summary = pipeline.index(progress=True).summary()
+            # lists them before removing (the note here says how many are waiting for it).
+            note = "Re-indexed: " + plain_report(pipeline.index(progress=True))
         except IndexBusy as e:  # a `qa index` elsewhere holds the lock: say so, it is not a failure
-            summary = f"not re-indexed: {e}"
+            note = f"Not re-indexed: {e}"
         except Exception:
             log.exception("re-indexing failed")
-            summary = "re-indexing failed; see the server log."
-        return (index_status(summary), *controls())
+            note = "Re-indexing failed; see the server log."
+        return page(note)
 
     def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
-        status_now = gr.skip()  # status line unchanged unless the index changed
         if not files:
-            return (gr.Markdown(""), status_now, *controls(), None)
+            return ("", *page(), None)
         folder = upload_dir(pipeline.settings)
-        if folder is None:
-            msg = "Uploads need a corpus folder, but the corpus is configured as files only (QA_CORPUS)."
-            return (_note(msg, "qa-error"), status_now, *controls(), None)
         progress(0, desc="Saving files")
         try:
             report = save_uploads(files, folder)
         except Exception:
             log.exception("saving uploads failed")
-            return (_note("The files could not be saved; see the server log.", "qa-error"), status_now,
-                    *controls(), None)
+            return (_note("The files could not be saved; see the server log.", "qa-error"), *page(), None)
         msg = report.summary()
+        note = ""
         if report.saved:
             progress(0.05, desc="Indexing the new articles")
+            one = len(report.saved) == 1
             try:
-                status_now = index_status(pipeline.index(progress=True).summary())
-                msg += " They are indexed and searchable now."
+                note = plain_report(pipeline.index([folder], progress=True))  # adds and updates only
+                msg += " It is indexed and searchable now." if one else " They are indexed and searchable now."
             except IndexBusy as e:
-                msg += f" They are saved but not indexed yet: {e}. Press \"Re-index articles\" when it is done."
+                msg += (f" {'It is' if one else 'They are'} saved but not indexed yet: {e}. "
+                        "Press \"Re-index articles\" when it is done.")
             except Exception:
                 log.exception("indexing uploads failed")
-                msg += " Indexing them failed; see the server log."
-        return (_note(msg, "qa-error" if report.rejected and not report.stored else "qa-note"), status_now,
-                *controls(), None)
+                msg += " Indexing failed; see the server log."
+        return (_note(msg, "qa-error" if report.rejected and not report.stored else "qa-note"), *page(note), None)
 
-    since_hint, until_hint = date_hints()
     with gr.Blocks(title="News QA") as demo:
         conv = gr.State(None)  # one Conversation per browser session, made on the first question
         gr.Markdown("## News QA\nAsk a question; the answer is quoted from the articles, with its source.",
                     elem_id="title")
-        status_md = gr.Markdown(index_status(status), elem_id="index-status")
-        chatbot = gr.Chatbot(label="Answers", height=520, sanitize_html=True, elem_id="chat")
+        status_md = gr.Markdown("", elem_id="index-status")
+        # Each message its own bubble (a note never lands inside the previous answer); no scrolling to
+        # the end of a long answer (SCROLL_TO_ANSWER shows its start); only the copy buttons.
+        chatbot = gr.Chatbot(label="Answers", show_label=False, height=520, sanitize_html=True, elem_id="chat",
+                             group_consecutive_messages=False, autoscroll=False, buttons=["copy"])
         with gr.Row(elem_id="ask-row", equal_height=True):
             box = gr.Textbox(placeholder="e.g. What did Pakistan agree to?", show_label=False, scale=8,
                              elem_id="question", autofocus=True, max_lines=8)
             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
         with gr.Row(elem_id="filters"):
-            since = gr.Textbox(label="Since", info=since_hint, placeholder="YYYY-MM-DD", max_lines=1,
-                               min_width=140, elem_id="since")
-            until = gr.Textbox(label="Until", info=until_hint, placeholder="YYYY-MM-DD", max_lines=1,
-                               min_width=140, elem_id="until")
-            chosen = gr.Dropdown(choices=sources(), value=[], multiselect=True, label="Sources", scale=2,
+            since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", max_lines=1, min_width=140, elem_id="since")
+            until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", max_lines=1, min_width=140, elem_id="until")
+            chosen = gr.Dropdown(choices=[], value=[], multiselect=True, label="Sources", scale=2,
                                  min_width=200, elem_id="sources", info="all when none is chosen")
         gr.Markdown("Examples (click to ask):", elem_id="examples-label")
         with gr.Row(elem_id="examples"):
@@ -340,27 +394,70 @@ def build_app(pipeline: Pipeline, status: str = ""):
         upload_md = gr.Markdown("", elem_id="upload-status")
         refresh = gr.Button("Re-index articles", size="sm", elem_id="reindex")
 
+        index_view = [status_md, since, until, chosen]
+        demo.load(refresh_page, None, index_view, api_visibility="private")
         ask_io = {"fn": respond, "inputs": [box, chatbot, conv, since, until, chosen],
                   "outputs": [box, chatbot, conv], "concurrency_id": "pipeline", "concurrency_limit": 1}
-        box.submit(**ask_io, api_name="ask")  # the endpoint gradio_client calls (bench/chat_load.py)
-        send.click(**ask_io, api_visibility="private")
+        scroll = {"fn": None, "inputs": None, "outputs": None, "js": SCROLL_TO_ANSWER, "queue": False}
+        box.submit(**ask_io, api_name="ask").then(**scroll)  # the endpoint gradio_client calls (bench/chat_load.py)
+        send.click(**ask_io, api_visibility="private").then(**scroll)
         for button, question in zip(example_buttons, EXAMPLES):
             button.click(lambda q=question: q, None, box, queue=False, api_visibility="private").then(
-                **ask_io, api_visibility="private")
-        refresh.click(reindex, None, [status_md, since, until, chosen], concurrency_id="pipeline",
-                      concurrency_limit=1)
-        files.upload(add_files, files, [upload_md, status_md, since, until, chosen, files],
-                     concurrency_id="pipeline", concurrency_limit=1)
+                **ask_io, api_visibility="private").then(**scroll)
+        refresh.click(reindex, None, index_view, concurrency_id="pipeline", concurrency_limit=1)
+        files.upload(add_files, files, [upload_md, *index_view, files], concurrency_id="pipeline",
+                     concurrency_limit=1)
     return demo
 
 
-def index_status(summary: str) -> str:
-    """The status line: the indexing summary, one escaped line per line of it."""
-    lines = [escape(line) for line in (summary or "").splitlines() if line.strip()]
-    if not lines:
-        return ""
-    head = "" if any(line.startswith("Index") for line in lines) else "Index: "
-    return f"<small>{head}{'<br>'.join(lines)}</small>"
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _plural(n: int, noun: str) -> str:
+    return _count(n, noun, noun + "s")
+
+
+# After an answer: scroll the conversation so the question and the start of its answer are in view
+# (Gradio's autoscroll would show the end of a long answer). The answer alone when the question is
+# taller than half the box. Run a few times: the message renders over a frame or two.
+SCROLL_TO_ANSWER = """
+() => {
+  const show = () => {
+    const log = document.querySelector('#chat [role=log]');
+    if (!log) return;
+    const msgs = log.querySelectorAll('[data-testid=user], [data-testid=bot]');
+    if (!msgs.length) return;
+    const last = msgs[msgs.length - 1], prev = msgs.length > 1 ? msgs[msgs.length - 2] : null;
+    const top = (el) => el.getBoundingClientRect().top - log.getBoundingClientRect().top + log.scrollTop;
+    let anchor = last;
+    if (prev && prev.dataset.testid === 'user' && last.dataset.testid === 'bot'
+        && top(last) - top(prev) < log.clientHeight / 2) anchor = prev;
+    log.scrollTop = Math.max(0, top(anchor) - 8);
+  };
+  requestAnimationFrame(show);
+  setTimeout(show, 200);
+  setTimeout(show, 700);
+}
+"""
+
+# Gradio labels each message "bot's message: " + its content, which for us is HTML. Relabel each with
+# its visible text instead, whenever the chat changes (a MutationObserver; it stops once labels match).
+PLAIN_ARIA_LABELS = """
+() => {
+  const relabel = () => {
+    for (const el of document.querySelectorAll('#chat [data-testid=user], #chat [data-testid=bot]')) {
+      const text = (el.innerText || '').replace(/\\s+/g, ' ').trim();
+      const label = (el.dataset.testid === 'user' ? 'Question: ' : 'Answer: ')
+        + (text.length > 300 ? text.slice(0, 300) + '…' : text);
+      if (el.getAttribute('aria-label') !== label) el.setAttribute('aria-label', label);
+    }
+  };
+  new MutationObserver(relabel).observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                        attributes: true, attributeFilter: ['aria-label']});
+  relabel();
+}
+"""
 
 
 CSS = """
@@ -384,6 +481,9 @@ li.qa-finding { margin-bottom: 0.6em; }
 #chat .message blockquote { max-width: 100%; box-sizing: border-box; }
 #examples { flex-wrap: wrap; gap: 6px; }
 #examples button { flex: 0 1 auto; min-width: 0; white-space: normal; }
+/* The chat's toolbar (clear) on its own row above the conversation, never over a question bubble */
+#chat .icon-button-wrapper.top-panel { position: static; align-self: flex-end; margin: 4px 6px 2px auto; }
+#chat [role=log] { flex: 1 1 auto; min-height: 0; }
 """
 
 
@@ -391,15 +491,14 @@ def launch(settings: Settings | None = None, refresh: bool = True, block: bool =
     """Refresh the index of the configured corpus (progress on the console), then serve."""
     settings = settings or Settings.from_env()
     pipeline = Pipeline(settings)
-    status = ""
     if refresh:
-        print(f"Indexing {', '.join(map(str, settings.corpus))} …", flush=True)
-        status = pipeline.index(progress=True).summary()
-        print(status, flush=True)
+        paths = settings.article_paths()  # the corpus and, once there are any, the chat's uploads
+        print(f"Indexing {', '.join(map(str, paths))} …", flush=True)
+        print(pipeline.index(paths, progress=True).summary(), flush=True)
     pipeline.warm_up()
-    demo = build_app(pipeline, status)
-    print(f"Chat on http://{settings.host}:{settings.port}", flush=True)
+    demo = build_app(pipeline)
+    print(f"Chat on http://{settings.host}:{settings.port} (uploads are saved in {upload_dir(settings)})", flush=True)
     demo.queue(max_size=settings.queue_size).launch(server_name=settings.host, server_port=settings.port, css=CSS,
-                        prevent_thread_lock=not block, footer_links=[], show_error=False,
+                        js=PLAIN_ARIA_LABELS, prevent_thread_lock=not block, footer_links=[], show_error=False,
                         max_file_size=5 * MAX_UPLOAD_BYTES)
     return demo

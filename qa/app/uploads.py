@@ -1,7 +1,10 @@
-"""Article files dropped into the chat: checked, given safe names, saved into the corpus folder.
+"""Article files dropped into the chat: checked, given safe names, saved into the uploads folder.
+
+The folder is ``Settings.uploads`` (``QA_UPLOADS``, by default in the user's data folder, outside
+any checkout); the chat indexes it with the corpus.
 
 Nothing about an upload's name is trusted: directories, ``..``, drive letters, NUL and control
-characters are stripped, so a file can only land directly in the corpus folder, under a plain
+characters are stripped, so a file can only land directly in the uploads folder, under a plain
 name that keeps its (supported) extension. An existing file is never overwritten: a different
 file with the same name is saved as ``name-1.txt``, ``name-2.txt``…; the very same bytes are
 recognised and not saved twice. Oversized, empty, unsupported and broken-gzip files are
@@ -37,7 +40,7 @@ _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)  # anything but letters, digits,
 class UploadReport:
     """What happened to each uploaded file."""
 
-    saved: list[Path] = field(default_factory=list)  # newly written into the corpus folder
+    saved: list[Path] = field(default_factory=list)  # newly written into the uploads folder
     unchanged: list[Path] = field(default_factory=list)  # already there with the same bytes
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (file name as given, reason)
 
@@ -51,7 +54,7 @@ class UploadReport:
         if self.saved:
             parts.append(f"Added {_count(len(self.saved), 'file')}: " + ", ".join(p.name for p in self.saved) + ".")
         if self.unchanged:
-            parts.append("Already in the corpus: " + ", ".join(p.name for p in self.unchanged) + ".")
+            parts.append("Already uploaded: " + ", ".join(p.name for p in self.unchanged) + ".")
         if self.rejected:
             parts.append("Not added: " + "; ".join(f"{name} ({reason})" for name, reason in self.rejected) + ".")
         return " ".join(parts) or "No files received."
@@ -96,7 +99,7 @@ def save_uploads(
     max_files: int = MAX_UPLOAD_FILES,
     max_uncompressed: int = MAX_UNCOMPRESSED_BYTES,
 ) -> UploadReport:
-    """Copy uploaded files into ``corpus_dir`` under safe, non-clobbering names.
+    """Copy uploaded files into ``corpus_dir`` (the uploads folder) under safe, non-clobbering names.
 
     ``files`` holds paths (the upload's temporary file, whose base name is the name the user
     gave it, as Gradio stores them), ``(name, path)`` pairs, or objects with ``path`` and

@@ -13,9 +13,10 @@ import sys
 import time
 from html import unescape
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from conftest import CORPUS, ROOT, SEED_TITLE
+from conftest import CORPUS, LIVE_CORPUS, ROOT, SEED_FILE, SEED_TITLE
 
 from qa.app.chat import EMPTY_QUESTION, escape, make_filters, render, source_link
 from qa.types import Answer, Citation, Filters, Finding
@@ -159,23 +160,33 @@ def test_filters_from_the_controls():
 class FakePipeline:
     """Just enough of Pipeline for the chat's handlers, without models."""
 
-    def __init__(self, corpus, fail=None):
+    def __init__(self, corpus, fail=None, uploads=None):
         from qa.config import Settings
 
-        self.settings = Settings.from_env({}).with_overrides(corpus=(corpus,))
-        self.fail, self.indexed, self.asked = fail, 0, []
+        self.settings = Settings.from_env({}).with_overrides(corpus=(corpus,), uploads=uploads)
+        self.fail, self.indexed, self.asked, self.articles = fail, [], [], 1
 
     def sources(self):
         return ["corpus"]
 
+    def source_choices(self):
+        return [("Harbour reopens", "harbour.txt")]
+
     def date_range(self):
         return "2024-03-05", "2024-11-13"
+
+    def overview(self):
+        from qa.answer.pipeline import IndexOverview
+
+        return IndexOverview(self.articles, 3 * self.articles, "2024-03-05", "2024-11-13", None)
 
     def index(self, paths=None, progress=True, prune=False):
         from qa.store.indexer import IndexReport
 
-        self.indexed += 1
-        return IndexReport(articles=2, chunks=3, files=2, records=2, found=2, added=1)
+        self.indexed.append(paths)
+        self.articles += 1
+        return IndexReport(articles=self.articles, chunks=3, files=1, records=1, found=1, added=1, embedded=3,
+                           seconds=8.4)
 
     def ask(self, question, k=None, filters=None, conversation=None):
         self.asked.append((question, filters))
@@ -215,23 +226,85 @@ def test_handlers_check_input_before_asking(tmp_path):
     assert "<mark>Monday</mark>" in history[-1]["content"]
 
 
-def test_uploads_are_saved_then_indexed(tmp_path):
+def _git_status() -> str:
+    r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True,
+                       text=True)
+    return r.stdout if r.returncode == 0 else f"(git status failed: {r.stderr.strip()})"
+
+
+def test_uploads_go_to_the_uploads_folder_then_are_indexed_leaving_the_checkout_alone(tmp_path):
     from qa.app.chat import build_app
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    pipeline = FakePipeline(corpus)
+    uploads = tmp_path / "data" / "qa-news" / "uploads"
+    pipeline = FakePipeline(tmp_path / "corpus", uploads=uploads)
     add_files = handler(build_app(pipeline), "add_files")
     src = tmp_path / "drop" / "harbour.txt"
     src.parent.mkdir()
     src.write_text("Harbour reopens\n\n2024-03-05\nThe harbour reopened on Monday.\n")
     bad = src.parent / "run.exe"
     bad.write_text("MZ")
+    git_before = _git_status()
     note, status, *_ = add_files([str(src), str(bad)], progress=lambda *a, **k: None)
-    assert (corpus / "harbour.txt").exists() and pipeline.indexed == 1
+    assert (uploads / "harbour.txt").exists() and pipeline.indexed == [[uploads]]  # only the new folder is read
+    assert not (tmp_path / "corpus").exists()
+    assert _git_status() == git_before  # nothing written into the checkout
     shown = unescape(note)
-    assert "harbour.txt" in shown and "searchable" in shown and "run.exe (unsupported file type .exe" in shown
-    assert "2 articles" in status
+    assert "harbour.txt" in shown and "It is indexed and searchable now" in shown  # one file: singular
+    assert "run.exe (unsupported file type .exe" in shown
+    shown = unescape(status)
+    assert "Searching 2 articles" in shown and "Indexed 1 new article." in shown
+    assert "embedded" not in shown and "reused" not in shown and "8.4s" not in shown  # plain words
+
+    two = [tmp_path / "drop" / name for name in ("a.txt", "b.txt")]
+    for i, path in enumerate(two):
+        path.write_text(f"Story {i}\n\nText number {i}.\n")
+    note, *_ = add_files([str(p) for p in two], progress=lambda *a, **k: None)
+    assert "They are indexed and searchable now" in unescape(note)
+
+
+def test_a_page_load_shows_the_index_as_it_is_now(tmp_path):
+    from qa.app.chat import build_app
+
+    pipeline = FakePipeline(tmp_path)
+    refresh_page = handler(build_app(pipeline), "refresh_page")
+    status, since, until, sources = refresh_page()
+    assert "Searching 1 article dated 2024-03-05 to 2024-11-13." in unescape(status)
+    assert sources.choices == [("Harbour reopens", "harbour.txt")]  # titles shown, labels filtered on
+    pipeline.articles = 5  # say another process indexed more
+    status, *_ = refresh_page()
+    assert "Searching 5 articles" in unescape(status)
+
+
+def test_status_line_and_index_notes_in_plain_words():
+    from qa.answer.pipeline import IndexOverview
+    from qa.app.chat import plain_report, status_line
+    from qa.store.indexer import IndexReport
+
+    assert unescape(status_line(IndexOverview(1, 5, "2024-11-13", "2024-11-13", None))) == (
+        "<small>Searching 1 article from 2024-11-13.</small>")
+    assert "No index yet" in status_line(None)
+    assert "3 articles." in unescape(status_line(IndexOverview(3, 9, None, None, None)))
+    assert plain_report(IndexReport(up_to_date=True, articles=3)) == "Nothing new: every article was already indexed."
+    text = plain_report(IndexReport(articles=4, added=1, replaced=1, skipped=1, vanished=1, embedded=5, reused=0))
+    assert text.startswith("Indexed 1 new article, 1 updated.") and "1 file or record could not be read" in text
+    assert "1 article whose file was deleted is still searched until `qa index --prune`" in text
+    assert "embedded" not in text and "reused" not in text
+
+
+def test_the_findings_heading_counts_the_items_listed():
+    p = ("Beijing is pushing Pakistan to allow its own security staff to protect its citizens. "
+         "China has pushed Pakistan to begin formal negotiations for a joint security management system.")
+    other = "Both sides agreed to develop a joint strategy."
+    c1, c2 = span(p, "allow its own security staff"), span(p, "formal negotiations")
+    c3 = span(other, "develop a joint strategy", title="Other")
+    answer = Answer("q", "allow its own security staff", 0.8, True, [c1])
+    answer.findings = [Finding("allow its own security staff", 0.8, c1), Finding("formal negotiations", 0.7, c2),
+                       Finding("develop a joint strategy", 0.6, c3)]
+    html = render(answer)
+    assert html.count("<li class='qa-finding'>") == 2 and "in 2 passages" in html and "3 findings" not in html
+    answer.findings = [answer.findings[0], answer.findings[2]]
+    html = render(answer)
+    assert html.count("<li class='qa-finding'>") == 2 and "(2 findings)" in html
 
 
 def test_a_busy_index_is_reported_not_failed(tmp_path):
@@ -245,7 +318,41 @@ def test_a_busy_index_is_reported_not_failed(tmp_path):
 
     pipeline.index = busy
     status, *_ = handler(build_app(pipeline), "reindex")(progress=lambda *a, **k: None)
-    assert "not re-indexed" in unescape(status) and "pid 42" in unescape(status) and "failed" not in status
+    assert "Not re-indexed" in unescape(status) and "pid 42" in unescape(status) and "failed" not in status
+
+
+@pytest.mark.slow
+def test_the_running_chat_answers_from_an_index_another_process_updated(seed_settings, tmp_path):
+    """The chat (in this process) has loaded the index; `qa index` in another process adds a folder to
+    it; the next question, and the next page load, see the new article without a restart."""
+    from qa.answer.pipeline import Pipeline
+    from qa.app.chat import build_app
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_settings.index_dir, index_dir)  # the seed index, without embedding it again
+    settings = seed_settings.with_overrides(index_dir=index_dir, uploads=tmp_path / "uploads")
+    demo = build_app(Pipeline(settings))
+    respond, refresh_page = handler(demo, "respond"), handler(demo, "refresh_page")
+    _, history, conv = respond("What did Pakistan agree to?", [], None, "", "", [])  # loads the index
+    assert SEED_TITLE in unescape(history[-1]["content"])
+    assert "Searching 1 article" in unescape(refresh_page()[0])
+
+    news = tmp_path / "library"
+    news.mkdir()
+    (news / "greyfield.txt").write_text(
+        "Greyfield library to close for repairs\n\n2024-12-02\nThe Greyfield public library will close on "
+        "14 January for roof repairs, the town council said on Monday. The council expects the library to "
+        "reopen in early May.\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "qa.app.cli", "index", str(news), "--index-dir", str(index_dir),
+                        "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+
+    _, history, _ = respond("When will the Greyfield library close?", history, conv, "", "", [])
+    reply = unescape(history[-1]["content"])
+    assert "14 January" in reply and "Greyfield library to close for repairs" in reply, reply[:500]
+    status, _, until, sources = refresh_page()
+    assert "Searching 2 articles" in unescape(status) and "2024-12-02" in until.info
+    assert {"Greyfield library to close for repairs", SEED_TITLE} <= {shown for shown, _ in sources.choices}
 
 
 # --- in the browser ---------------------------------------------------------------------------
@@ -267,9 +374,19 @@ def _chromium() -> str:
     return path
 
 
+class Server(NamedTuple):
+    url: str
+    chromium: str
+    log: Path
+    corpus: Path
+    uploads: Path
+    index_dir: Path
+
+
 @pytest.fixture(scope="module")
 def chat_server(tmp_path_factory, reader_path):
-    """One app for all browser tests, on a temporary copy of corpus/ plus two test articles."""
+    """One app for all browser tests, on a temporary copy of corpus/ plus two test articles, with its
+    index and uploads folder in temporary folders too."""
     chromium = _chromium()
     corpus = tmp_path_factory.mktemp("chat-corpus") / "corpus"
     shutil.copytree(CORPUS, corpus)
@@ -285,7 +402,9 @@ def chat_server(tmp_path_factory, reader_path):
                       "would be sold in Lahore and Dubai."}
     (corpus / "wire.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     port = _free_port()
-    env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(tmp_path_factory.mktemp("chat-index")),
+    index_dir = tmp_path_factory.mktemp("chat-index")
+    uploads = tmp_path_factory.mktemp("chat-data") / "uploads"
+    env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(index_dir), "QA_UPLOADS": str(uploads),
            "QA_READER_MODEL": str(reader_path), "PYTHONUNBUFFERED": "1"}
     log = tmp_path_factory.mktemp("chat-log") / "server.log"
     with open(log, "w") as out:
@@ -303,7 +422,7 @@ def chat_server(tmp_path_factory, reader_path):
                 time.sleep(1)
         else:
             pytest.fail(f"app.py did not start in time:\n{log.read_text()}")
-        yield f"http://127.0.0.1:{port}", chromium, log, corpus
+        yield Server(f"http://127.0.0.1:{port}", chromium, log, corpus, uploads, index_dir)
     finally:
         proc.terminate()
         try:
@@ -316,10 +435,9 @@ def chat_server(tmp_path_factory, reader_path):
 def chromium_browser(chat_server):
     from playwright.sync_api import sync_playwright
 
-    _, chromium, _, _ = chat_server
     with sync_playwright() as p:
         b = p.chromium.launch(
-            executable_path=chromium,
+            executable_path=chat_server.chromium,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
@@ -330,8 +448,11 @@ def chromium_browser(chat_server):
 def open_chat(chromium_browser, chat_server, width=1200, height=1000):
     """A new browser session (so a new conversation) on the chat."""
     pg = chromium_browser.new_page(viewport={"width": width, "height": height})
-    pg.goto(chat_server[0], wait_until="domcontentloaded")
+    pg.goto(chat_server.url, wait_until="domcontentloaded")
     pg.wait_for_selector("#question textarea", timeout=60_000)
+    # the status line is filled in when the page loads (demo.load)
+    pg.wait_for_function("(document.querySelector('#index-status')?.innerText || '').trim().length > 0",
+                         timeout=60_000)
     return pg
 
 
@@ -381,25 +502,108 @@ def screenshot(pg, tmp_path, name: str):
     (tmp_path / (name + ".txt")).write_text("\n\n----\n\n".join(messages(pg).all_inner_texts()), encoding="utf-8")
 
 
+def view(pg, tmp_path, name: str):
+    """The page as the user sees it (the chat's scroll box as it is), in the test's tmp dir and /tmp."""
+    pg.screenshot(path=str(tmp_path / name))
+    shutil.copy(tmp_path / name, Path("/tmp") / name)
+
+
+def status(pg) -> str:
+    return pg.locator("#index-status").inner_text()
+
+
+def source_options(pg) -> list[str]:
+    """What the Sources list offers (opened, read, closed again)."""
+    pg.click("#sources input")
+    pg.get_by_role("option").first.wait_for(timeout=10_000)
+    shown = [t.replace("✓", "").strip() for t in pg.get_by_role("option").all_inner_texts()]
+    pg.keyboard.press("Escape")
+    pg.locator("#title").click()  # and away, so the list is closed
+    return shown
+
+
+def answer_in_view(pg) -> dict:
+    """Where the last answer starts, relative to the conversation's visible box."""
+    pg.wait_for_timeout(1000)  # the scroll after an answer runs over ~0.7 s
+    return pg.evaluate(
+        """() => {
+            const log = document.querySelector('#chat [role=log]');
+            const bots = log.querySelectorAll('[data-testid=bot]');
+            const box = log.getBoundingClientRect(), r = bots[bots.length - 1].getBoundingClientRect();
+            return {top: r.top - box.top, box: box.height, height: r.height};
+        }"""
+    )
+
+
+def covered_questions(pg) -> list[str]:
+    """Question bubbles that any control of the chat (its toolbar, a message's buttons) sits on."""
+    return pg.evaluate(
+        """() => {
+            const out = [];
+            const users = [...document.querySelectorAll('#chat [data-testid=user]')];
+            const buttons = [...document.querySelectorAll('#chat button')].filter(b => {
+                const r = b.getBoundingClientRect();
+                return r.width > 0 && r.height > 0 && !b.closest('[data-testid=user]');
+            });
+            const log = document.querySelector('#chat [role=log]').getBoundingClientRect();
+            for (const u of users) {
+                const q = u.getBoundingClientRect();
+                if (q.bottom < log.top || q.top > log.bottom) continue;  // scrolled out of view
+                for (const b of buttons) {
+                    const r = b.getBoundingClientRect();
+                    if (r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom)
+                        out.push(`${b.getAttribute('aria-label') || b.title || b.innerText} over "${u.innerText.slice(0, 40)}"`);
+                }
+                const y = Math.max(q.top, log.top) + 6;  // the bubble's top corners, inside its rounding
+                for (const x of (y < q.bottom - 2 ? [q.right - 16, q.left + 16] : [])) {
+                    const hit = document.elementFromPoint(x, y);
+                    if (hit && !u.contains(hit) && hit.closest('#chat'))
+                        out.push(`${hit.tagName}.${hit.className} at a corner of "${u.innerText.slice(0, 40)}"`);
+                }
+            }
+            return out;
+        }"""
+    )
+
+
+def aria_labels_with_markup(pg) -> list[str]:
+    """Messages whose aria-label is missing or holds our markup (tags, character entities)."""
+    pg.wait_for_timeout(500)  # relabelled as the messages render
+    return pg.evaluate(
+        r"""() => [...document.querySelectorAll('#chat [data-testid=user], #chat [data-testid=bot]')]
+                .map(el => el.getAttribute('aria-label') || '')
+                .filter(label => !label || /<(p|span|mark|blockquote|small|code|ol|li|br|i)\b[^>]*>|&#\d+;/.test(label))"""
+    )
+
+
 @browser
 def test_chat_answers_with_highlight_and_source(page, chat_server, tmp_path):
-    log = chat_server[2]
-    assert "127.0.0.1" in log.read_text()  # bound to loopback by default
+    assert "127.0.0.1" in chat_server.log.read_text()  # bound to loopback by default
     assert page.get_by_text("What did Pakistan agree to?").first.is_visible()  # example question offered
-    assert "articles" in page.locator("#index-status").inner_text()  # the status line
+    line = status(page)  # the status line, in plain words
+    assert "Searching 3 articles dated 2024-03-05 to 2024-11-13." in line, line
+    assert not any(word in line for word in ("embedded", "reused", "chunk", "Index:")), line
+    options = source_options(page)  # an article with a title is listed by its title
+    assert SEED_TITLE in options and "Harbour dispute settled" in options and SEED_FILE not in options, options
     msg = ask(page, "What did Pakistan agree to?")
     mark = msg.locator("mark")
     mark.first.wait_for(timeout=30_000)
     assert mark.first.inner_text().strip()
     text = msg.inner_text()
     assert SEED_TITLE in text and "2024-11-13" in text
-    assert mark.first.inner_text().strip() in (CORPUS / "000_5f212afdc6001fcb.txt").read_text()
+    assert mark.first.inner_text().strip() in (CORPUS / SEED_FILE).read_text()
 
     # the findings: what the article says Pakistan agreed to, and not what it did not agree to
     marks = [m.strip() for m in msg.locator("li.qa-finding mark").all_inner_texts()]
     found = [thing for thing in AGREED if any(thing in m or (len(m) >= 15 and m in thing) for m in marks)]
     assert len(found) >= 2, marks
     assert not any("such a step" in m or "not agreed" in m for m in marks), marks
+    items = msg.locator("li.qa-finding").count()
+    heading = msg.locator(".qa-answer").first.inner_text()
+    assert f"({items} findings)" in heading or f"in {items} passages" in heading, (heading, items)
+    assert aria_labels_with_markup(page) == []  # each message labelled with its text, not its HTML
+    assert msg.get_attribute("aria-label").startswith("Answer: ")
+    view(page, tmp_path, "chat-desktop-view.png")
     screenshot(page, tmp_path, "chat-desktop.png")
 
 
@@ -455,11 +659,13 @@ def test_empty_question_and_bad_date_get_a_message(page):
     page.click("#ask")  # again: the hint is not repeated
     page.wait_for_timeout(1500)
     assert messages(page).count() == 1
+    answer = ask(page, "Where did last month's bombing happen?").inner_text()
     page.fill("#since textarea, #since input", "2024-13-40")
     page.fill("#question textarea", "What did Pakistan agree to?")
     page.click("#ask")
-    wait_for_messages(page, 2, timeout=30_000)
-    assert "YYYY-MM-DD" in messages(page).last.inner_text()
+    wait_for_messages(page, 4, timeout=30_000)
+    assert "YYYY-MM-DD" in messages(page).last.inner_text()  # in a bubble of its own…
+    assert messages(page).nth(2).inner_text() == answer and "YYYY-MM-DD" not in answer  # …not in the answer
     assert page.input_value("#question textarea") == "What did Pakistan agree to?"  # kept, to ask again
 
 
@@ -483,10 +689,12 @@ def test_a_5000_character_question_gets_an_answer_or_a_message(page, tmp_path):
 
 
 @browser
-def test_upload_an_article_then_ask_about_it(page, chat_server, tmp_path):
-    corpus = chat_server[3]
-    repo_corpus_before = sorted(p.name for p in CORPUS.iterdir())
-    status_before = page.locator("#index-status").inner_text()
+def test_upload_an_article_then_ask_about_it(page, chromium_browser, chat_server, tmp_path):
+    """The file goes to the uploads folder (QA_UPLOADS), never into the checkout or the corpus; it is
+    searchable at once, and a new tab lists it."""
+    live_before = sorted(p.name for p in LIVE_CORPUS.iterdir())
+    git_before = _git_status()
+    status_before = status(page)
     article = tmp_path / "lake ferry.txt"
     article.write_text(
         "Lake Orvela ferry resumes service\n\n2024-12-02\n"
@@ -498,21 +706,80 @@ def test_upload_an_article_then_ask_about_it(page, chat_server, tmp_path):
     page.set_input_files("#upload input[type=file]", str(article))
     page.wait_for_function(
         "(document.querySelector('#upload-status')?.innerText || '').includes('searchable')", timeout=240_000)
-    assert "lake ferry.txt" in page.locator("#upload-status").inner_text()
-    assert (corpus / "lake ferry.txt").read_text(encoding="utf-8") == article.read_text(encoding="utf-8")
-    assert sorted(p.name for p in CORPUS.iterdir()) == repo_corpus_before  # the repo's corpus untouched
-    assert page.locator("#index-status").inner_text() != status_before
+    note = page.locator("#upload-status").inner_text()
+    assert "lake ferry.txt" in note and "It is indexed and searchable now" in note, note  # one file: singular
+    assert (chat_server.uploads / "lake ferry.txt").read_text(encoding="utf-8") == article.read_text(encoding="utf-8")
+    assert not (chat_server.corpus / "lake ferry.txt").exists()
+    assert sorted(p.name for p in LIVE_CORPUS.iterdir()) == live_before  # the repo's corpus untouched
+    assert _git_status() == git_before  # the checkout is as it was
+    assert status(page) != status_before and "Indexed 1 new article." in status(page)
     msg = ask(page, "Which company operates the Lake Orvela ferry?")
     text = msg.inner_text()
-    assert "Blue Heron Lines" in text and "lake ferry.txt" in text
+    assert "Blue Heron Lines" in text and "Lake Orvela ferry resumes service" in text and "lake ferry.txt" in text
+
+    other = open_chat(chromium_browser, chat_server)  # a new tab: the status and Sources computed afresh
+    try:
+        assert "latest article: 2024-12-02" in other.locator("#until").inner_text()
+        assert "Lake Orvela ferry resumes service" in source_options(other)
+        assert status(other).startswith("Searching ") and "2024-12-02" in status(other)
+    finally:
+        other.close()
+
+
+@browser
+def test_a_qa_index_in_another_terminal_reaches_the_open_chat_and_new_tabs(page, chromium_browser, chat_server,
+                                                                           tmp_path):
+    """The chat checks the index version before each question: no restart, no "Re-index" press."""
+    before = status(page)
+    news = tmp_path / "library"
+    news.mkdir()
+    (news / "greyfield.txt").write_text(
+        "Greyfield library to close for repairs\n\n2024-12-05\nThe Greyfield public library will close on "
+        "14 January for roof repairs, the town council said on Monday. The council expects the library to "
+        "reopen in early May.\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "qa.app.cli", "index", str(news), "--index-dir",
+                        str(chat_server.index_dir), "--no-progress"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    msg = ask(page, "When will the Greyfield library close?")  # the tab opened before the change
+    assert "14 January" in msg.inner_text() and "Greyfield library to close for repairs" in msg.inner_text()
+    page.reload()
+    page.wait_for_function("(document.querySelector('#index-status')?.innerText || '').includes('Searching')",
+                           timeout=60_000)
+    assert status(page) != before and "2024-12-05" in page.locator("#until").inner_text()
+    assert "Greyfield library to close for repairs" in source_options(page)
+
+
+@browser
+def test_a_refused_question_in_another_language_says_only_english_is_read(page):
+    for question in ("Qu'est-ce que le Pakistan a accepté ?", "پاکستان نے کس بات پر اتفاق کیا؟"):
+        msg = ask(page, question)
+        assert msg.locator(".qa-refusal").count() == 1, msg.inner_text()[:300]
+        assert "Only English is read here" in msg.inner_text()
+
+
+@browser
+def test_a_long_answer_shows_its_start_and_no_icon_covers_a_question(page, tmp_path):
+    for question in ("Where did last month's bombing happen?", "What did Pakistan agree to?",
+                     "Which ministries did not respond to requests for comment?", "What did Pakistan agree to?"):
+        ask(page, question)
+        where = answer_in_view(page)
+        assert 0 <= where["top"] < where["box"] - 40, (question, where)  # the answer's first lines are in view
+        assert covered_questions(page) == [], question
+    view(page, tmp_path, "chat-desktop-long-view.png")
 
 
 @browser
 def test_narrow_screen_nothing_runs_off_the_card(chromium_browser, chat_server, tmp_path):
     pg = open_chat(chromium_browser, chat_server, width=390, height=844)
     try:
-        ask(pg, "What did Pakistan agree to?")
+        ask(pg, "What did Pakistan agree to?")  # several findings: much taller than the chat at 390 px
+        where = answer_in_view(pg)
+        assert 0 <= where["top"] < where["box"] - 40 and where["height"] > where["box"] / 2, where
+        assert covered_questions(pg) == [] and aria_labels_with_markup(pg) == []
+        view(pg, tmp_path, "chat-390-view.png")
         msg = ask(pg, "How many tonnes of apricots were picked in Hunza?")
+        assert covered_questions(pg) == []
         link = msg.locator("a.qa-url").first  # the long URL is in the card, as a link
         assert link.get_attribute("href") == LONG_URL and "noopener" in (link.get_attribute("rel") or "")
         screenshot(pg, tmp_path, "chat-390.png")

@@ -101,7 +101,7 @@ def test_the_same_file_twice_is_not_duplicated(tmp_path):
     assert first.saved == [corpus / "story.txt"]
     assert again.saved == [] and again.unchanged == [corpus / "story.txt"]
     assert sorted(p.name for p in corpus.iterdir()) == ["story.txt"]
-    assert "Already in the corpus" in again.summary()
+    assert "Already uploaded" in again.summary()
 
 
 @pytest.mark.parametrize("name", ["run.exe", "notes", "photo.PNG", "archive.tar.gz", "page.php", "x.txt.sh"])
