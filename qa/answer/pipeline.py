@@ -47,7 +47,6 @@ class IndexOverview:
     chunks: int
     earliest: str | None  # YYYY-MM-DD of the oldest dated article
     latest: str | None
-    updated: str | None  # when this version was written (the manifest's built_at)
 
 
 class Pipeline:
@@ -245,7 +244,7 @@ class Pipeline:
         """The current index in numbers (reloaded first if another process changed it)."""
         data = self._loaded()
         lo, hi = _date_range(data)
-        return IndexOverview(len(data.articles), len(data.chunks), lo, hi, data.manifest.get("built_at"))
+        return IndexOverview(len(data.articles), len(data.chunks), lo, hi)
 
     def _loaded(self) -> IndexData:
         self.refresh()

@@ -178,7 +178,7 @@ class FakePipeline:
     def overview(self):
         from qa.answer.pipeline import IndexOverview
 
-        return IndexOverview(self.articles, 3 * self.articles, "2024-03-05", "2024-11-13", None)
+        return IndexOverview(self.articles, 3 * self.articles, "2024-03-05", "2024-11-13")
 
     def index(self, paths=None, progress=True, prune=False):
         from qa.store.indexer import IndexReport
@@ -280,10 +280,10 @@ def test_status_line_and_index_notes_in_plain_words():
     from qa.app.chat import plain_report, status_line
     from qa.store.indexer import IndexReport
 
-    assert unescape(status_line(IndexOverview(1, 5, "2024-11-13", "2024-11-13", None))) == (
+    assert unescape(status_line(IndexOverview(1, 5, "2024-11-13", "2024-11-13"))) == (
         "<small>Searching 1 article from 2024-11-13.</small>")
     assert "No index yet" in status_line(None)
-    assert "3 articles." in unescape(status_line(IndexOverview(3, 9, None, None, None)))
+    assert "3 articles." in unescape(status_line(IndexOverview(3, 9, None, None)))
     assert plain_report(IndexReport(up_to_date=True, articles=3)) == "Nothing new: every article was already indexed."
     text = plain_report(IndexReport(articles=4, added=1, replaced=1, skipped=1, vanished=1, embedded=5, reused=0))
     assert text.startswith("Indexed 1 new article, 1 updated.") and "1 file or record could not be read" in text
