@@ -69,8 +69,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def eval_arguments(parser: argparse.ArgumentParser) -> None:
     """`qa eval` flags; defined here so that building the parser does not import qa.evaluation."""
-    parser.add_argument("questions", type=Path,
+    parser.add_argument("questions", type=Path, nargs="?",
                         help="JSONL (question, answers, optional id/article_title/article_id) or SQuAD 1.1/2.0 JSON")
+    parser.add_argument("--followups", type=Path, default=None, metavar="FILE",
+                        help="instead: score follow-up question rewriting on a CANARD file (JSON, or .json.gz): "
+                             "BLEU and token F1 against the human rewrites, for the questions as asked, title "
+                             "substitution and the resolver; no index or model is needed")
     parser.add_argument("--corpus", nargs="+", type=Path, default=None, metavar="PATH",
                         help="index these files/folders first and evaluate on them alone, in a temporary index "
                              "(deleted afterwards; give --index-dir to keep it there); your index is not touched "
@@ -80,7 +84,8 @@ def eval_arguments(parser: argparse.ArgumentParser) -> None:
                              "'context'); reproduces reader-training dev scores")
     parser.add_argument("--k", type=int, default=None, help="passages given to the reader (default: settings top_k)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: eval_out/<questions file stem>)")
+                        help="output folder (default: eval_out/<questions file stem>; with --followups, only "
+                             "when given: followups.jsonl, one {question, rewrite} per question)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
 
@@ -126,7 +131,8 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--no-refresh", action="store_true", help="use the index as it is; do not re-index on start")
     _common(p)
 
-    p = sub.add_parser("eval", help="score the system on test questions (JSONL or SQuAD JSON)")
+    p = sub.add_parser("eval", help="score the system on test questions (JSONL or SQuAD JSON), or follow-up "
+                                    "rewriting on CANARD (--followups)")
     eval_arguments(p)
     _common(p)
 
@@ -291,6 +297,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    if args.followups is not None:
+        if args.questions is not None:
+            raise ValueError("give either a questions file or --followups FILE, not both")
+        from qa.evaluation import followups
+
+        return followups.run(args)
+    if args.questions is None:
+        raise ValueError("qa eval needs a questions file (JSONL or SQuAD JSON), or --followups FILE")
     from qa.evaluation import evaluate
 
     if args.corpus and not args.reader_only and args.index_dir is None:
