@@ -238,7 +238,8 @@ def plain_report(report) -> str:
         if report.rebuilt_because:
             text += " The whole index was rebuilt because its settings changed."
     if report.skipped:
-        text += f" {_count(report.skipped, 'file or record', 'files or records')} could not be read (the server log says why)."
+        skipped = _count(report.skipped, "file or record", "files or records")
+        text += f" {skipped} could not be read (the server log says why)."
     if report.vanished:
         one = report.vanished == 1
         text += (f" {_plural(report.vanished, 'article')} whose {'file was' if one else 'files were'} deleted "

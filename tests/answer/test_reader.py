@@ -209,6 +209,7 @@ def test_reader_decodes_the_same_with_either_tokenizer(reader_path):
     items = AGREEMENT_QUESTIONS + [(q, LONG_PASSAGES) for q in LONG_QUESTIONS]
     for question, passages in items:
         a, b = theirs.read(question, passages), ours.read(question, passages)
-        assert [(c.passage, c.start, c.end) for c in b.candidates] == [(c.passage, c.start, c.end) for c in a.candidates]
+        spans = [(c.passage, c.start, c.end) for c in a.candidates]
+        assert [(c.passage, c.start, c.end) for c in b.candidates] == spans
         assert [c.score for c in b.candidates] == pytest.approx([c.score for c in a.candidates], abs=1e-6)
         assert b.null_score == pytest.approx(a.null_score, abs=1e-6) and b.has_answer == a.has_answer
