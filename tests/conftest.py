@@ -1,10 +1,11 @@
-"""Shared fixtures: a copy of the repo's corpus, the model, and ../shared data when present.
+"""Shared fixtures: a copy of the repo's seed article, the model, and ../shared data when present.
 
-Tests never read or write the live ``corpus/`` or ``index/`` of the checkout, nor the user's uploads:
-``CORPUS`` is a copy of ``corpus/`` made once per session in a temporary folder (``corpus_copy``
-gives a test its own), and the environment points ``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_UPLOADS``
-and ``XDG_DATA_HOME`` into that folder too, so a test (or a process it starts) that forgets a flag
-still stays out of the checkout. The ``live_checkout_untouched`` fixture checks at the end of the session.
+Tests never read or write the live ``corpus/`` or ``index/`` of the checkout, nor the user's uploads.
+``CORPUS`` is a copy of the seed article of ``corpus/`` made once per session in a temporary folder
+(``corpus_copy`` gives a test its own), so what a user added to ``corpus/`` changes no test. The
+environment points ``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_UPLOADS`` and ``XDG_DATA_HOME`` into that
+folder too, so a test (or a process it starts) that forgets a flag still stays out of the checkout.
+The ``live_checkout_untouched`` fixture checks corpus/ and index/ at the end of the session.
 """
 
 from __future__ import annotations
@@ -26,8 +27,18 @@ SEED_FILE = "000_5f212afdc6001fcb.txt"
 
 SANDBOX = Path(tempfile.mkdtemp(prefix="qa-tests-"))
 atexit.register(shutil.rmtree, SANDBOX, ignore_errors=True)
-CORPUS = SANDBOX / "corpus"  # the session's copy of corpus/: read it, never write it (use corpus_copy)
-shutil.copytree(LIVE_CORPUS, CORPUS)
+
+
+def corpus_copy(folder: Path) -> Path:
+    """``folder``/corpus holding a copy of the seed article of corpus/, and nothing else a user may
+    have added there: for a test that adds, edits or deletes articles."""
+    target = Path(folder) / "corpus"
+    target.mkdir(parents=True)
+    shutil.copy2(LIVE_CORPUS / SEED_FILE, target / SEED_FILE)
+    return target
+
+
+CORPUS = corpus_copy(SANDBOX)  # the session's copy: read it, never write it (use corpus_copy)
 os.environ["QA_CORPUS"] = str(CORPUS)
 os.environ["QA_INDEX_DIR"] = str(SANDBOX / "index")
 os.environ["QA_UPLOADS"] = str(SANDBOX / "uploads")
@@ -36,13 +47,6 @@ os.environ["XDG_DATA_HOME"] = str(SANDBOX / "data")  # Settings.from_env({}) put
 # ONNX copies of the models are exported on first use; keep the tests' copies out of the user's cache
 # (keyed by content, so reusing them between test runs is safe).
 os.environ.setdefault("QA_MODEL_CACHE", str(Path(tempfile.gettempdir()) / "qa-tests-onnx-cache"))
-
-
-def corpus_copy(folder: Path) -> Path:
-    """A fresh copy of corpus/ in ``folder``/corpus, for a test that adds, edits or deletes articles."""
-    target = Path(folder) / "corpus"
-    shutil.copytree(LIVE_CORPUS, target)
-    return target
 
 
 def _snapshot() -> tuple:
