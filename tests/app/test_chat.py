@@ -547,14 +547,16 @@ def covered_questions(pg) -> list[str]:
             });
             const log = document.querySelector('#chat [role=log]').getBoundingClientRect();
             for (const u of users) {
-                const q = u.getBoundingClientRect();
-                if (q.bottom < log.top || q.top > log.bottom) continue;  // scrolled out of view
+                const full = u.getBoundingClientRect();  // the part in view: the rest is clipped by the log
+                const q = {left: full.left, right: full.right, top: Math.max(full.top, log.top),
+                           bottom: Math.min(full.bottom, log.bottom)};
+                if (q.bottom <= q.top) continue;  // scrolled out of view
                 for (const b of buttons) {
                     const r = b.getBoundingClientRect();
                     if (r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom)
                         out.push(`${b.getAttribute('aria-label') || b.title || b.innerText} over "${u.innerText.slice(0, 40)}"`);
                 }
-                const y = Math.max(q.top, log.top) + 6;  // the bubble's top corners, inside its rounding
+                const y = q.top + 6;  // the bubble's top corners (as far as in view), inside its rounding
                 for (const x of (y < q.bottom - 2 ? [q.right - 16, q.left + 16] : [])) {
                     const hit = document.elementFromPoint(x, y);
                     if (hit && !u.contains(hit) && hit.closest('#chat'))
