@@ -396,7 +396,7 @@ def build_app(pipeline: Pipeline):
         refresh = gr.Button("Re-index articles", size="sm", elem_id="reindex")
 
         index_view = [status_md, since, until, chosen]
-        demo.load(refresh_page, None, index_view, api_visibility="private")
+        demo.load(refresh_page, None, index_view, api_visibility="private", show_progress="hidden")
         ask_io = {"fn": respond, "inputs": [box, chatbot, conv, since, until, chosen],
                   "outputs": [box, chatbot, conv], "concurrency_id": "pipeline", "concurrency_limit": 1}
         scroll = {"fn": None, "inputs": None, "outputs": None, "js": SCROLL_TO_ANSWER, "queue": False}

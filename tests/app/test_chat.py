@@ -451,7 +451,7 @@ def open_chat(chromium_browser, chat_server, width=1200, height=1000):
     pg.goto(chat_server.url, wait_until="domcontentloaded")
     pg.wait_for_selector("#question textarea", timeout=60_000)
     # the status line is filled in when the page loads (demo.load)
-    pg.wait_for_function("(document.querySelector('#index-status')?.innerText || '').trim().length > 0",
+    pg.wait_for_function("/Searching|No index|No articles/.test(document.querySelector('#index-status')?.innerText)",
                          timeout=60_000)
     return pg
 
