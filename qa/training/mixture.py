@@ -11,6 +11,8 @@ answer, so the reader must learn to refuse a passage that is merely on topic.
 ``add_other_paragraph_negatives`` pairs answerable questions with another
 paragraph of the same article (the one sharing most words with the question,
 a near miss) that does not contain the answer, labelled "no answer".
+``add_edited_unanswerables`` adds the other near miss SQuAD 2.0 is made of: the
+question edited (entity swapped, antonym, negation) on its own paragraph.
 """
 
 from __future__ import annotations
@@ -182,8 +184,34 @@ class Mixture:
     rows: list[dict]
 
 
-def build_mixture(items: list[MixItem], neg_ratio: float, seed: int) -> Mixture:
+def add_edited_unanswerables(articles: list[Article], chosen: list[SquadExample], ratio: float,
+                             rng: random.Random) -> list[SquadExample]:
+    """SQuAD 2.0-style unanswerable twins (swapped entity, antonym, negation; see qa.training.unanswerable)
+    for about ``ratio`` of the chosen answerable questions, each on the paragraph that answered it."""
+    from qa.training.unanswerable import article_pool, make_unanswerable
+
+    if ratio <= 0:
+        return []
+    where = {id(ex): a for a in articles for _, ex in a.examples}
+    pools: dict[int, dict[str, list[str]]] = {}
+    out = []
+    for ex in chosen:
+        if ex.is_impossible or rng.random() >= ratio or id(ex) not in where:
+            continue
+        art = where[id(ex)]
+        pool = pools.get(id(art))
+        if pool is None:
+            pool = pools[id(art)] = article_pool(art.paragraphs)
+        twin = make_unanswerable(ex, pool, rng)
+        if twin is not None:
+            out.append(twin)
+    return out
+
+
+def build_mixture(items: list[MixItem], neg_ratio: float, seed: int, unanswerable_ratio: float = 0.0) -> Mixture:
     rng = random.Random(seed)
+    # Edited questions draw from their own generator, so adding them leaves the rest of the mixture as it was.
+    edit_rng = random.Random(seed + 1)
     examples: list[SquadExample] = []
     rows = []
     for item in items:
@@ -196,12 +224,14 @@ def build_mixture(items: list[MixItem], neg_ratio: float, seed: int) -> Mixture:
         else:
             chosen = pool * item.repeat
         negs = add_other_paragraph_negatives(articles, chosen, neg_ratio, rng)
+        edited = add_edited_unanswerables(articles, chosen, unanswerable_ratio, edit_rng)
         examples.extend(chosen)
         examples.extend(negs)
+        examples.extend(edited)
         rows.append({
             "source": item.name, "file": item.path, "available": len(pool),
             "available_unanswerable": sum(ex.is_impossible for ex in pool),
             "sampled": len(chosen), "unanswerable": sum(ex.is_impossible for ex in chosen),
-            "other_paragraph_negatives": len(negs),
+            "other_paragraph_negatives": len(negs), "edited_unanswerables": len(edited),
         })
     return Mixture(examples, rows)

@@ -51,6 +51,7 @@ class TrainSettings:
     null_weight: float = 1.0  # loss weight of windows whose target is "no answer"
     mix: str = ""  # training mixture, e.g. "squad11=50000,squad2=all,subjqa=all" (see qa.training.mixture); "" = --train only
     neg_ratio: float = 0.0  # share of answerable questions also paired with a near-miss sibling paragraph (no answer)
+    unanswerable_ratio: float = 0.0  # share of answerable questions also edited into an unanswerable twin (no answer)
     window: str = "all"  # "all": every stride window; "answer": one window per question, holding its answer
     train_max_length: int = 0  # window length for training (0: max_length, which is also the reader's at run time)
     eval_every: int = 0  # also score dev (and export if best) every N steps, not only at epoch ends
@@ -198,16 +199,24 @@ def span_loss(start_logits, end_logits, starts, ends, null_weight: float = 1.0):
 
 def mixture_key(settings: TrainSettings) -> str:
     """What fixes the order of training batches: a data position means something only for the same key."""
-    keys = ("train", "extra_train", "mix", "neg_ratio", "window", "train_max_length", "max_length", "stride",
+    keys = ("train", "extra_train", "mix", "neg_ratio", "unanswerable_ratio", "window", "train_max_length", "max_length", "stride",
             "batch_size", "seed", "limit")
     d = asdict(settings)
     return json.dumps({k: d[k] for k in keys}, sort_keys=True)
 
 
+def same_data(recorded_key: str, settings: TrainSettings) -> bool:
+    """Whether a recorded mixture key names this run's data. A setting added since the key was written
+    counts as the same when it is at its default (the data it describes did not exist then)."""
+    recorded, now = json.loads(recorded_key), json.loads(mixture_key(settings))
+    defaults = {f.name: f.default for f in fields(TrainSettings)}
+    return all(recorded.get(k, defaults[k]) == v for k, v in now.items())
+
+
 def data_position(base_meta: dict | None, settings: TrainSettings) -> dict | None:
     """Where the base's run stopped in the same data, so that a continuation reads the batches it did not."""
     pos = (base_meta or {}).get("data_position")
-    if not pos or pos.get("mixture_key") != mixture_key(settings):
+    if not pos or not same_data(pos.get("mixture_key", "{}"), settings):
         return None
     if pos["step_in_epoch"] >= pos["steps_in_epoch"]:
         return {"epoch": pos["epoch"] + 1, "step_in_epoch": 0}
@@ -274,11 +283,13 @@ def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
 LICENCES = {
     "squad2": "CC BY-SA 4.0", "squad11": "CC BY-SA 4.0", "subjqa": "that of each review source (SubjQA)",
     "tweetqa": "as stated by its authors (TweetQA)", "covidqa": "Apache-2.0", "amazon": "as stated by its authors (SQuADShifts)",
+    "newsqa": "Maluuba/Microsoft terms, CNN articles by permission, research use (NewsQA)",
 }
 DESCRIPTIONS = {
     "squad2": "the project's SQuAD 2.0 split `squad/train.json` (SQuAD v1.1 dev articles + SQuAD 2.0 unanswerables)",
     "squad11": "SQuAD v1.1 train (Wikipedia)", "subjqa": "SubjQA (product, hotel, book and movie reviews)",
     "tweetqa": "TweetQA (tweets)", "covidqa": "COVID-QA (biomedical papers)", "amazon": "SQuADShifts Amazon reviews",
+    "newsqa": "NewsQA CNN stories (four fifths; the held-out fifth is the news dev set)",
 }
 
 
@@ -293,20 +304,24 @@ def data_section(meta: dict) -> str:
                 f"are these weights as a derived work.")
     table = "\n".join(
         f"| {DESCRIPTIONS.get(r['source'], r['source'])} | `{r['file']}` | {r['available']:,} ({r['available_unanswerable']:,}) "
-        f"| {r['sampled']:,} ({r['unanswerable']:,}) | {r['other_paragraph_negatives']:,} | {LICENCES.get(r['source'], 'see the source')} |"
+        f"| {r['sampled']:,} ({r['unanswerable']:,}) | {r['other_paragraph_negatives']:,} | {r.get('edited_unanswerables', 0):,} "
+        f"| {LICENCES.get(r['source'], 'see the source')} |"
         for r in rows
     )
     window = ("one window per question, holding its answer at a random position (any window for a no-answer pair)"
               if s.get("window") == "answer" else "every stride window of every context")
     return f"""The last stage read this mixture (`--mix {s['mix']}`, sampled with seed {s['seed']}):
 
-| source | file | questions available (unanswerable) | sampled (unanswerable) | + near-miss no-answer pairs | licence as stated |
-|---|---|---|---|---|---|
+| source | file | questions available (unanswerable) | sampled (unanswerable) | + near-miss no-answer pairs | + edited unanswerables | licence as stated |
+|---|---|---|---|---|---|---|
 {table}
 
 Near-miss no-answer pairs: {s.get('neg_ratio', 0):.0%} of the sampled answerable questions were also paired with the
 paragraph of the same article that shares most content words with the question but holds no gold
-answer, labelled "no answer" (what the product meets: most passages it reads do not answer). Training
+answer, labelled "no answer" (what the product meets: most passages it reads do not answer). Edited
+unanswerables: {s.get('unanswerable_ratio', 0):.0%} of them were also edited the way SQuAD 2.0's writers made
+unanswerable questions (an entity, number or date swapped for another of the article's, an antonym, a
+negation; `qa/training/unanswerable.py`), on the paragraph that answered the original. Training
 windows: {window}, {s.get('train_max_length') or s['max_length']} tokens at most; {meta.get('train_windows', '?'):,} windows in all.
 Selected on `squad/dev.json` ({meta['dev_examples']} questions; no dev article is in any training file).
 Because of SQuAD's CC BY-SA 4.0 licence the weights are shared under CC BY-SA 4.0 as a derived work."""
@@ -412,7 +427,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         from qa.training.mixture import build_mixture, parse_mix
 
         mixture = build_mixture(parse_mix(settings.mix, Settings.from_env().data_dir, repo_path(settings.train)),
-                                settings.neg_ratio, settings.seed)
+                                settings.neg_ratio, settings.seed, settings.unanswerable_ratio)
         train_ex, mixture_rows = mixture.examples, mixture.rows
         for row in mixture_rows:
             row["file"] = repo_relative(row["file"])
@@ -464,7 +479,8 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
             optim, lambda step: min(1.0, (step + 1) / max(1, warmup_steps)) * budget.factor(state))
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
-        if ck["settings"] != asdict(settings):
+        defaults = {f.name: f.default for f in fields(TrainSettings)}
+        if {**defaults, **ck["settings"]} != asdict(settings):  # settings added since: at their defaults
             raise SystemExit(
                 f"{ckpt_path} was written with other settings; use another --run-dir or delete it"
             )
@@ -609,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, typ in [("epochs", int), ("lr", float), ("batch-size", int), ("max-length", int), ("stride", int),
                       ("max-answer-tokens", int), ("warmup", float), ("weight-decay", float), ("seed", int),
                       ("limit", int), ("checkpoint-every", int), ("null-weight", float), ("mix", str),
-                      ("neg-ratio", float), ("window", str), ("train-max-length", int), ("eval-every", int),
+                      ("neg-ratio", float), ("unanswerable-ratio", float), ("window", str), ("train-max-length", int), ("eval-every", int),
                       ("precision", str)]:
         field_name = name.replace("-", "_")
         default = None if name == "precision" else TrainSettings.__dataclass_fields__[field_name].default

@@ -96,3 +96,23 @@ def test_answer_windows_keep_one_window_holding_the_answer(reader_path):
     w = keep[0]
     assert tok.decode(enc["input_ids"][w][starts[w]:ends[w] + 1]) == "the seine"
     assert starts[keep[1]] == 0  # the unanswerable question's window points at null
+
+
+def test_edited_unanswerables_are_counted_and_leave_the_rest_of_the_mixture_unchanged(tmp_path):
+    from qa.training.mixture import MixItem
+
+    f = _file(tmp_path / "p.json")
+    plain = build_mixture([MixItem("mine", str(f))], neg_ratio=0.0, seed=3)
+    edited = build_mixture([MixItem("mine", str(f))], neg_ratio=0.0, seed=3, unanswerable_ratio=1.0)
+    extra = edited.examples[len(plain.examples):]
+    assert [e.id for e in edited.examples[: len(plain.examples)]] == [e.id for e in plain.examples]
+    assert extra and all(e.is_impossible and "#" in e.id for e in extra)
+    assert edited.rows[0]["edited_unanswerables"] == len(extra) and plain.rows[0]["edited_unanswerables"] == 0
+
+
+def test_newsqa_keeps_a_fixed_fifth_of_its_stories_out_of_training():
+    from qa.training.mixture import is_held_out
+
+    titles = [f"cnn_{i:04x}" for i in range(1000)]
+    held = [t for t in titles if is_held_out(t)]
+    assert 150 < len(held) < 250 and held == [t for t in titles if is_held_out(t)]

@@ -127,3 +127,86 @@ def test_stop_after_scores_exports_and_the_run_continues(tmp_path, reader_path):
     assert main(args) == 0  # resumes at step 1 and finishes the epoch
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log if "dev" in e] == [1, 3]
+
+
+def test_time_budget_stops_scores_exports_and_a_continuation_starts_where_it_stopped(tmp_path, reader_path):
+    train, dev = _squad(tmp_path / "train.json", 6), _squad(tmp_path / "dev.json", 3)
+    out, run = tmp_path / "model", tmp_path / "run"
+    args = ["--train", str(train), "--dev", str(dev), "--epochs", "1", "--batch-size", "2",
+            "--checkpoint-every", "1", "--threads", "1", "--precision", "fp32"]
+    # A budget already spent after the first step: the run stops there, scores dev and exports.
+    assert main(args + ["--base", str(reader_path), "--out", str(out), "--run-dir", str(run),
+                        "--time-budget", "0.0001"]) == 0
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "dev" in e] == [1]
+    meta = json.loads((out / "reader.json").read_text())
+    pos = meta["data_position"]
+    assert (pos["epoch"], pos["step_in_epoch"], pos["steps_in_epoch"]) == (0, 1, 3)
+    assert meta["settings"]["precision"] == "fp32"
+    # A new run from that export, on the same data, reads the batches the first one did not.
+    out2, run2 = tmp_path / "model2", tmp_path / "run2"
+    assert main(args + ["--base", str(out), "--out", str(out2), "--run-dir", str(run2)]) == 0
+    steps = [json.loads(x)["step"] for x in (run2 / "log.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert steps == [2, 3]
+    # Other data: the position means nothing there, so that run starts at the beginning.
+    out3, run3 = tmp_path / "model3", tmp_path / "run3"
+    assert main(args + ["--base", str(out), "--out", str(out3), "--run-dir", str(run3), "--seed", "7"]) == 0
+    steps = [json.loads(x)["step"] for x in (run3 / "log.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert steps == [1, 2, 3]
+
+
+def test_time_budget_decays_the_learning_rate_to_zero_at_the_stop():
+    from qa.training.reader import TimeBudget
+
+    state = {"global_step": 0, "seconds": 0.0, "decay": {"from": 1.0, "at_seconds": 0.0, "span_seconds": 0.0}}
+    budget = TimeBudget(seconds=1000.0, started=__import__("time").time(), reserve=100.0)
+    budget.begin(state)
+    assert 890 < state["decay"]["span_seconds"] <= 900  # the budget less the reserve for scoring
+    assert budget.factor(state) == pytest.approx(1.0)
+    state["live_seconds"] = state["decay"]["span_seconds"] / 2
+    assert budget.factor(state) == pytest.approx(0.5)
+    state["live_seconds"] = state["decay"]["span_seconds"] * 2
+    assert budget.factor(state) == 0.0
+    # Resumed mid-way, a new budget decays from where the run was, not from the top again.
+    state.update(global_step=10, seconds=state["decay"]["span_seconds"] / 2)
+    state.pop("live_seconds")
+    TimeBudget(seconds=400.0, started=__import__("time").time(), reserve=100.0).begin(state)
+    assert state["decay"]["from"] == pytest.approx(0.5) and TimeBudget.factor(state) == pytest.approx(0.5)
+    assert not budget.spent(state, 0.0) and TimeBudget(1.0, started=0.0).spent(state, 0.0)
+
+
+def test_precision_defaults_to_bf16_only_where_the_cpu_computes_it(monkeypatch):
+    from qa.training import reader
+    from qa.util import onnx
+
+    monkeypatch.setattr(onnx, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert reader.default_precision() == "bf16"
+    monkeypatch.setattr(onnx, "cpu_flags", lambda: {"avx2", "amx_bf16"})
+    assert reader.default_precision() == "bf16"
+    monkeypatch.setattr(onnx, "cpu_flags", lambda: {"avx2", "avx512_vnni"})
+    assert reader.default_precision() == "fp32"
+    monkeypatch.setattr(onnx, "cpu_flags", lambda: None)
+    assert reader.default_precision() == "fp32"
+
+
+def test_bf16_run_trains_and_exports_fp16_weights(tmp_path, reader_path):
+    train, dev = _squad(tmp_path / "train.json", 4), _squad(tmp_path / "dev.json", 2)
+    out = tmp_path / "model"
+    assert main(["--train", str(train), "--dev", str(dev), "--base", str(reader_path), "--out", str(out),
+                 "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "2", "--threads", "1",
+                 "--precision", "bf16", "--max-length", "64", "--stride", "16"]) == 0
+    meta = json.loads((out / "reader.json").read_text())
+    assert meta["settings"]["precision"] == "bf16" and meta["dev"]["total"] == 2
+
+
+def test_a_checkpoint_from_before_a_new_setting_still_resumes():
+    from dataclasses import asdict
+
+    from qa.training.reader import TrainSettings, mixture_key, same_data
+
+    s = TrainSettings(train="t.json", dev="d.json", base="b", out="o", run_dir="r", mix="squad2=all")
+    old = json.loads(mixture_key(s))
+    old.pop("unanswerable_ratio")  # written before the setting existed
+    assert same_data(json.dumps(old), s)
+    assert not same_data(json.dumps(old), TrainSettings(**{**asdict(s), "unanswerable_ratio": 0.2}))
+    assert not same_data(json.dumps({**old, "seed": 1}), s)
