@@ -59,21 +59,35 @@ class Citation:
     answer_start: int | None = None  # None for a 'closest passage' with no answer in it
     answer_end: int | None = None
     score: float = 0.0
+    focus_start: int | None = None  # a closest passage's sentence that best matches the question: kept in view
+    focus_end: int | None = None
 
 
 @dataclass
 class Finding:
-    """One distinct answer span (one per sentence), with the passage that says it."""
+    """One distinct answer span (one per sentence), with the passage that says it.
+
+    For a yes/no question a finding is ``kind="evidence"``: ``text`` is a whole sentence that bears
+    on the question (its span in the citation), ``score`` the share of the question's key terms it
+    holds (not a confidence), ``denies`` whether it negates what is asked, and ``terms`` where the
+    question's key terms are in the passage, for highlighting.
+    """
 
     text: str
-    score: float  # confidence in [0, 1], same scale as Answer.score
+    score: float  # confidence in [0, 1], same scale as Answer.score (evidence: share of key terms)
     citation: Citation
+    kind: str = "answer"  # "answer": a span that answers; "evidence": a sentence bearing on a yes/no question
+    denies: bool = False
+    terms: list[tuple[int, int]] = field(default_factory=list)  # passage offsets of the question's key terms
 
     def to_dict(self) -> dict:
         """Flat: the span, its confidence and the citation's fields (not its retrieval score)."""
         c = asdict(self.citation)
         c.pop("score")
-        return {"text": self.text, "score": self.score, **c}
+        d = {"text": self.text, "score": self.score, "kind": self.kind, **c}
+        if self.kind == "evidence":
+            d.update(denies=self.denies, terms=[list(t) for t in self.terms])
+        return d
 
 
 @dataclass
@@ -95,6 +109,8 @@ class Answer:
     passages: list[Passage] = field(default_factory=list, repr=False)  # retrieved, best first
     findings: list[Finding] = field(default_factory=list)
     resolved_question: str = ""  # the question actually answered (a follow-up rewritten); default: question
+    kind: str = "answer"  # "evidence": a yes/no question, answered with the sentences that bear on it, no span
+    follows: str | None = None  # a follow-up: the earlier question it was read against
 
     def __post_init__(self) -> None:
         if not self.resolved_question:

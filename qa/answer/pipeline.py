@@ -25,6 +25,7 @@ from qa.store.vectors import VectorConfig
 from qa.answer.read import ReadResult, Reader
 from qa.answer.retrieve import HybridRetriever
 from qa.answer.language import ONLY_ENGLISH, looks_english
+from qa.answer.polar import best_sentence, evidence, is_polar
 from qa.answer.sources import display_source, source_label
 from qa.types import Answer, Citation, Filters, Finding, Passage, article_day
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 NO_ANSWER = "The articles do not answer this question."
 DENIED = "The closest passage says it did not happen."
 NO_MATCHING_ARTICLES = "No indexed article matches the filters (dates, sources); widen them to search more."
+EVIDENCE = ("A yes/no question: no single phrase of an article answers it, so here is what the articles say "
+            "about it.")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -194,20 +197,31 @@ class Pipeline:
         question = clean_question(question)
         self.refresh()  # a `qa index` in another process since the last question: answer from its index
         retriever = self.retriever
-        resolved = conversation.resolve(question) if conversation else ResolvedQuestion(question, question)
+        asked = asked_part(question)
+        if conversation is not None and asked == question:
+            resolved = conversation.resolve(question)
+        else:  # a pasted text with a question in it is never a follow-up
+            resolved = ResolvedQuestion(asked, asked)
         t0 = time.perf_counter()
         passages = retriever.retrieve(
             resolved.query, top_k=k or self.settings.top_k, filters=filters, prefer_article=resolved.prefer_article
         )
         t1 = time.perf_counter()
-        result = self.reader.read(resolved.text, [p.chunk.text for p in passages])
+        roots = self._source_roots(retriever.data)
+        if is_polar(resolved.text):
+            answer = self._evidence(resolved.text, passages, roots)
+        else:
+            result = self.reader.read(resolved.text, [p.chunk.text for p in passages])
+            answer = self._cite(resolved.text, passages, result, prefer_article=resolved.prefer_article,
+                                roots=roots)
         t2 = time.perf_counter()
-        answer = self._cite(resolved.text, passages, result, prefer_article=resolved.prefer_article,
-                            roots=self._source_roots(retriever.data))
         answer.question = question
         answer.resolved_question = resolved.text
+        answer.follows = resolved.follows if resolved.is_follow_up else None
         if not passages and filters is not None and filters.active:
             answer.message = NO_MATCHING_ARTICLES
+        elif not answer.answered and filters is not None and filters.active:
+            answer.message = f"{answer.message} {filter_note(filters)}"
         if not answer.answered and not looks_english(question):
             answer.message = f"{answer.message} {ONLY_ENGLISH}".strip()
         answer.timings = {"retrieve": t1 - t0, "read": t2 - t1, "total": t2 - t0}
@@ -318,11 +332,53 @@ class Pipeline:
             text="",
             score=alternatives[0]["score"] if alternatives else 0.0,
             answered=False,
-            citations=[_citation(p, roots=roots) for p in passages[:3]],
+            citations=[_closest(question, p, roots) for p in passages[:3]],
             message=message,
             alternatives=alternatives,
             passages=passages,
         )
+
+
+    def _evidence(self, question: str, passages: list[Passage], roots: list[Path]) -> Answer:
+        """A yes/no question: the sentences that bear on it, denials marked, no span claimed (qa.answer.polar)."""
+        found = evidence(question, passages)
+        if not found:
+            message = NO_ANSWER if passages else "The index holds no articles to search."
+            return Answer(question=question, text="", score=0.0, answered=False, kind="evidence",
+                          citations=[_closest(question, p, roots) for p in passages[:3]], message=message,
+                          passages=passages)
+        findings = []
+        for e in found:
+            p = passages[e.passage]
+            cite = _citation(p, roots=roots)
+            cite.answer_start, cite.answer_end = e.start, e.end
+            findings.append(Finding(" ".join(p.chunk.text[e.start:e.end].split()), round(e.share, 3), cite,
+                                    kind="evidence", denies=e.denies, terms=list(e.terms)))
+        denials = sum(f.denies for f in findings)
+        message = EVIDENCE + (f" {denials} of them {'says' if denials == 1 else 'say'} it did not happen."
+                              if denials else "")
+        return Answer(question=question, text="", score=0.0, answered=True, kind="evidence",
+                      citations=[f.citation for f in findings], message=message, passages=passages,
+                      findings=findings)
+
+
+def filter_note(filters: Filters) -> str:
+    """What a refusal adds when filters narrowed the search, so the user knows to widen them."""
+    parts = []
+    if filters.since or filters.until:
+        parts.append(f"dated {filters.since or '…'} to {filters.until or '…'}")
+    if filters.sources:
+        parts.append("from " + ", ".join(filters.sources))
+    return "Only articles " + " and ".join(parts) + " were searched."
+
+
+def _closest(question: str, p: Passage, roots: list[Path]) -> Citation:
+    """A closest passage of a refusal, its sentence that best matches the question in view (``focus``)."""
+    cite = _citation(p, roots=roots)
+    best = best_sentence(question, p.chunk.text)
+    if best is not None:
+        cite.focus_start, cite.focus_end = best
+    return cite
 
 
 def _date_range(data: IndexData) -> tuple[str | None, str | None]:
@@ -343,6 +399,25 @@ def clean_question(question: str | None) -> str:
     if not any(ch.isalnum() for ch in text):
         raise ValueError("the question has no words to search for (only symbols or emoji)")
     return text
+
+
+PASTE_CHARS = 400  # a "question" this long is a pasted text with a question in it, not a question
+_SENTENCE = re.compile(r"[^.!?]*[.!?]+|[^.!?]+$")
+
+
+def asked_part(text: str) -> str:
+    """What is asked in a long pasted text: its last sentence ending in "?", else its last sentence.
+
+    A pasted article with a question at the end is a new question about that text, never a
+    follow-up (its pronouns point into the text, not at the previous turn); retrieval and the
+    reader get the question, not 30k characters of article. Shorter questions are kept whole.
+    """
+    if len(text) <= PASTE_CHARS:
+        return text
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    asking = [x for x in sentences if x.endswith("?") and any(ch.isalnum() for ch in x)]
+    last = asking[-1] if asking else next((x for x in reversed(sentences) if any(ch.isalnum() for ch in x)), text)
+    return last if len(last) <= PASTE_CHARS else last[-PASTE_CHARS:].lstrip()
 
 
 def _citation(p: Passage, span: SpanCandidate | None = None, roots: list[Path] | None = None) -> Citation:

@@ -78,6 +78,38 @@ def highlight(c: Citation, max_chars: int = ANSWER_CHARS, also: list[tuple[int, 
         "…" if ex.clipped_end else "")
 
 
+def highlight_focus(c: Citation, max_chars: int = CLOSEST_CHARS) -> str:
+    """A closest passage of a refusal, trimmed around its sentence that best matches the question
+    (not marked: it is not an answer, only the words that came closest)."""
+    ex = excerpt(c.passage, c.focus_start, c.focus_end, max_chars=max_chars)
+    return ("…" if ex.clipped_start else "") + escape(ex.text) + ("…" if ex.clipped_end else "")
+
+
+def highlight_evidence(f: Finding, max_chars: int = FINDING_CHARS) -> str:
+    """An evidence sentence in its passage: the sentence set apart, the question's key terms marked."""
+    c = f.citation
+    ex = excerpt(c.passage, c.answer_start, c.answer_end, max_chars=max_chars)
+    a, b = ex.start + len(ex.before), ex.start + len(ex.before) + len(ex.span)
+    pos, sentence = a, ""
+    for x, y in _merge([(x, y) for x, y in f.terms if a <= x and y <= b]):
+        sentence += escape(c.passage[pos:x]) + f"<mark class='qa-term'>{escape(c.passage[x:y])}</mark>"
+        pos = y
+    sentence += escape(c.passage[pos:b])
+    return ("…" if ex.clipped_start else "") + escape(ex.before) + f"<span class='qa-sentence'>{sentence}</span>" + (
+        escape(ex.after) + ("…" if ex.clipped_end else ""))
+
+
+def _evidence_items(findings: list[Finding]) -> str:
+    items = []
+    for f in findings:
+        label = ("<span class='qa-denial'>Says it did not happen</span>" if f.denies
+                 else "<span class='qa-bears'>Bears on the question</span>")
+        items.append(f"<li class='qa-evidence'><p class='qa-finding-text'>{label}</p>"
+                     f"<blockquote class='qa-passage'>{highlight_evidence(f)}</blockquote>"
+                     f"<p class='qa-source'>{source_line(f.citation)}</p></li>")
+    return "".join(items)
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for x, y in sorted(spans):
@@ -153,6 +185,10 @@ def render(answer: Answer, asked: str | None = None, follows: str | None = None)
     elif follows:
         out.append(f"<p class='qa-follows'><small>Read as a follow-up to: <i>{escape(shorten(follows, 300))}</i>"
                    "</small></p>")
+    if answer.answered and answer.kind == "evidence":
+        out.append(f"<p class='qa-answer'>{escape(answer.message)}</p>"
+                   f"<ol class='qa-findings'>{_evidence_items(answer.findings)}</ol>")
+        return "".join(out)
     if answer.answered:
         findings = list(answer.findings or [])
         if len(findings) > 1:
@@ -172,7 +208,8 @@ def render(answer: Answer, asked: str | None = None, follows: str | None = None)
     out.append(f"<p class='qa-refusal'>{escape(answer.message or 'The articles do not answer this question.')}</p>")
     if answer.citations:
         out.append("<p>Closest passages:</p>")
-        out.extend(_cited(c, CLOSEST_CHARS) for c in answer.citations)
+        out.extend(f"<blockquote class='qa-passage'>{highlight_focus(c)}</blockquote>"
+                   f"<p class='qa-source'>{source_line(c)}</p>" for c in answer.citations)
     return "".join(out)
 
 
@@ -319,9 +356,8 @@ def build_app(pipeline: Pipeline):
             shown += f" <small>({len(question):,} characters)</small>"
         history.append({"role": "user", "content": shown})
         try:
-            follow_up = conv.resolve(clean_question(question))  # what ask will do; shown with the answer
             answer = pipeline.ask(question, filters=filters, conversation=conv)
-            reply = render(answer, asked=question, follows=follow_up.follows if follow_up.is_follow_up else None)
+            reply = render(answer, asked=question, follows=answer.follows)
         except Exception:  # logged for the operator; the user gets a plain message, never a traceback
             log.exception("question failed: %r", question[:200])
             reply = _note(FAILED, "qa-error")
@@ -467,6 +503,10 @@ mark { background: #ffe58a; color: inherit; padding: 0 2px; border-radius: 2px; 
 .qa-resolved { color: var(--body-text-color-subdued); margin: 0 0 0.3em; }
 .qa-error { color: var(--error-text-color, #b91c1c); }
 ol.qa-findings { padding-left: 1.4em; margin: 0.3em 0; }
+.qa-denial { font-weight: 600; color: #b42318; }
+.qa-bears { font-weight: 600; color: var(--body-text-color-subdued); }
+.qa-sentence { font-weight: 600; }
+mark.qa-term { background: #fff3bf; color: inherit; padding: 0 1px; }
 li.qa-finding { margin-bottom: 0.6em; }
 .qa-finding-text, .qa-source { margin: 0.2em 0; }
 .qa-span { font-weight: 600; font-size: 0.95em; }

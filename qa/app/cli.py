@@ -271,7 +271,12 @@ def format_answer(answer: Answer, color: bool = False) -> str:
     lines = []
     if answer.resolved_question and answer.resolved_question != answer.question:
         lines.append(f"(answered as: {answer.resolved_question})")
-    if answer.answered:
+    if answer.answered and answer.kind == "evidence":
+        lines.append(answer.message)
+        for i, f in enumerate(answer.findings, 1):
+            mark = "[says it did not happen] " if f.denies else ""
+            lines += [f"{i}. {mark}{_terms(f, color)}", "   " + source(f.citation)]
+    elif answer.answered:
         findings = answer.findings or []
         if len(findings) <= 1:
             c = answer.citations[0]
@@ -285,8 +290,23 @@ def format_answer(answer: Answer, color: bool = False) -> str:
     else:
         lines.append(answer.message)
         for c in answer.citations:
-            lines.append(f"- closest: {c.title}" + (f", {c.date[:10]}" if c.date else "") + f": {passage(c, 160)}")
+            ex = excerpt(c.passage, c.focus_start, c.focus_end, max_chars=160)
+            shown = ("…" if ex.clipped_start else "") + " ".join(ex.text.split()) + ("…" if ex.clipped_end else "")
+            lines.append(f"- closest: {c.title}" + (f", {c.date[:10]}" if c.date else "") + f": {shown}")
     return "\n".join(lines)
+
+
+def _terms(f, color: bool) -> str:
+    """An evidence sentence on one line, the question's key terms in bold (when ``color``)."""
+    c = f.citation
+    a, b = c.answer_start or 0, c.answer_end or len(c.passage)
+    out, pos = "", a
+    for x, y in sorted(t for t in f.terms if a <= t[0] and t[1] <= b):
+        if x < pos:
+            continue
+        out += c.passage[pos:x] + _style(c.passage[x:y], BOLD, color)
+        pos = y
+    return " ".join((out + c.passage[pos:b]).split())
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
