@@ -83,7 +83,8 @@ class Finding:
     def to_dict(self) -> dict:
         """Flat: the span, its confidence and the citation's fields (not its retrieval score)."""
         c = asdict(self.citation)
-        c.pop("score")
+        for key in ("score", "focus_start", "focus_end"):  # retrieval score; focus is for closest passages
+            c.pop(key)
         d = {"text": self.text, "score": self.score, "kind": self.kind, **c}
         if self.kind == "evidence":
             d.update(denies=self.denies, terms=[list(t) for t in self.terms])
@@ -111,6 +112,7 @@ class Answer:
     resolved_question: str = ""  # the question actually answered (a follow-up rewritten); default: question
     kind: str = "answer"  # "evidence": a yes/no question, answered with the sentences that bear on it, no span
     follows: str | None = None  # a follow-up: the earlier question it was read against
+    margin: float | None = None  # the reader's span-minus-null score of the best span shown or refused
 
     def __post_init__(self) -> None:
         if not self.resolved_question:

@@ -17,28 +17,24 @@ from typing import TYPE_CHECKING
 from qa.store.chunk import Chunker
 from qa.config import Settings
 from qa.answer.conversation import Conversation, ResolvedQuestion
-from qa.answer.decode import SpanCandidate, merge_overlaps
+from qa.answer.decide import decide, filter_note
 from qa.store.embed import Embedder
-from qa.answer.findings import FindingRules, LocatedSpan, locate, select
+from qa.answer.findings import FindingRules
 from qa.store.index import IndexData, IndexStore
 from qa.store.vectors import VectorConfig
-from qa.answer.read import ReadResult, Reader
+from qa.answer.read import Reader
 from qa.answer.retrieve import HybridRetriever
 from qa.answer.language import ONLY_ENGLISH, looks_english
-from qa.answer.polar import best_sentence, evidence, is_polar
-from qa.answer.sources import display_source, source_label
-from qa.types import Answer, Citation, Filters, Finding, Passage, article_day
+from qa.answer.polar import is_polar
+from qa.answer.sources import source_label
+from qa.types import Answer, Filters, article_day
 
 if TYPE_CHECKING:  # indexing is imported when it runs: `qa ask` on an existing index never reads files
     from qa.store.indexer import IndexReport
 
 log = logging.getLogger(__name__)
 
-NO_ANSWER = "The articles do not answer this question."
-DENIED = "The closest passage says it did not happen."
 NO_MATCHING_ARTICLES = "No indexed article matches the filters (dates, sources); widen them to search more."
-EVIDENCE = ("A yes/no question: no single phrase of an article answers it, so here is what the articles say "
-            "about it.")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -208,12 +204,8 @@ class Pipeline:
         )
         t1 = time.perf_counter()
         roots = self._source_roots(retriever.data)
-        if is_polar(resolved.text):
-            answer = self._evidence(resolved.text, passages, roots)
-        else:
-            result = self.reader.read(resolved.text, [p.chunk.text for p in passages])
-            answer = self._cite(resolved.text, passages, result, prefer_article=resolved.prefer_article,
-                                roots=roots)
+        result = None if is_polar(resolved.text) else self.reader.read(resolved.text, [p.chunk.text for p in passages])
+        answer = decide(resolved.text, passages, result, self.finding_rules, resolved.prefer_article, roots)
         t2 = time.perf_counter()
         answer.question = question
         answer.resolved_question = resolved.text
@@ -272,115 +264,6 @@ class Pipeline:
         roots = [Path(p) for p in (data.manifest.get("corpus_paths", []) if data else [])]
         return roots + [Path(p) for p in (*self.settings.corpus, self.settings.uploads)]
 
-    def _cite(
-        self, question: str, passages: list[Passage], result: ReadResult, prefer_article: str | None = None,
-        roots: list[Path] | None = None,
-    ) -> Answer:
-        # Spans from overlapping chunks of one article are the same words: merge them
-        # in article coordinates before ranking.
-        groups = {p.chunk.article_id: i for i, p in enumerate(passages)}
-        by_article = {}
-        for c in result.candidates:
-            p = passages[c.passage]
-            key = SpanCandidate(groups[p.chunk.article_id], p.chunk.start + c.start,
-                                p.chunk.start + c.end, c.score, c.null_score)
-            by_article[key] = c
-        merged = [by_article[k] for k in merge_overlaps(sorted(by_article, key=lambda k: -k.score))]
-        threshold = result.threshold
-        spans = locate(passages, merged, result.null_score)
-        sel = select(spans, passages, question, threshold, self.finding_rules, prefer_article)
-        roots = roots if roots is not None else self._source_roots(self._data)
-
-        def conf(s: LocatedSpan) -> float:
-            return result.probability(s.candidate)
-
-        if sel.findings and result.verifier is not None and conf(sel.findings[0]) <= result.verifier.cutoff:
-            # The verifier judges the best span unlikely to be right: refuse rather than guess.
-            sel.others = list(sel.findings) + list(sel.others)
-            sel.findings = []
-
-        alternatives = [
-            {
-                "text": result.span_text(s.candidate),
-                "score": conf(s),
-                "margin": s.margin,
-                "title": passages[s.passage].title,
-                "article_id": s.article_id,
-            }
-            for s in sel.others[:5]
-        ]
-        if sel.findings:
-            findings = [
-                Finding(result.span_text(s.candidate), conf(s), _citation(passages[s.passage], s.candidate, roots))
-                for s in sel.findings
-            ]
-            return Answer(
-                question=question,
-                text=findings[0].text,
-                score=findings[0].score,
-                answered=True,
-                citations=[findings[0].citation],
-                alternatives=alternatives,
-                passages=passages,
-                findings=findings,
-            )
-        message = NO_ANSWER if passages else "The index holds no articles to search."
-        if sel.denied and sel.denied[0].margin > threshold:
-            message = f"{NO_ANSWER} {DENIED}"
-        return Answer(
-            question=question,
-            text="",
-            score=alternatives[0]["score"] if alternatives else 0.0,
-            answered=False,
-            citations=[_closest(question, p, roots) for p in passages[:3]],
-            message=message,
-            alternatives=alternatives,
-            passages=passages,
-        )
-
-
-    def _evidence(self, question: str, passages: list[Passage], roots: list[Path]) -> Answer:
-        """A yes/no question: the sentences that bear on it, denials marked, no span claimed (qa.answer.polar)."""
-        found = evidence(question, passages)
-        if not found:
-            message = NO_ANSWER if passages else "The index holds no articles to search."
-            return Answer(question=question, text="", score=0.0, answered=False, kind="evidence",
-                          citations=[_closest(question, p, roots) for p in passages[:3]], message=message,
-                          passages=passages)
-        findings = []
-        for e in found:
-            p = passages[e.passage]
-            cite = _citation(p, roots=roots)
-            cite.answer_start, cite.answer_end = e.start, e.end
-            findings.append(Finding(" ".join(p.chunk.text[e.start:e.end].split()), round(e.share, 3), cite,
-                                    kind="evidence", denies=e.denies, terms=list(e.terms)))
-        denials = sum(f.denies for f in findings)
-        message = EVIDENCE + (f" {denials} of them {'says' if denials == 1 else 'say'} it did not happen."
-                              if denials else "")
-        return Answer(question=question, text="", score=0.0, answered=True, kind="evidence",
-                      citations=[f.citation for f in findings], message=message, passages=passages,
-                      findings=findings)
-
-
-def filter_note(filters: Filters) -> str:
-    """What a refusal adds when filters narrowed the search, so the user knows to widen them."""
-    parts = []
-    if filters.since or filters.until:
-        parts.append(f"dated {filters.since or '…'} to {filters.until or '…'}")
-    if filters.sources:
-        parts.append("from " + ", ".join(filters.sources))
-    return "Only articles " + " and ".join(parts) + " were searched."
-
-
-def _closest(question: str, p: Passage, roots: list[Path]) -> Citation:
-    """A closest passage of a refusal, its sentence that best matches the question in view (``focus``)."""
-    cite = _citation(p, roots=roots)
-    best = best_sentence(question, p.chunk.text)
-    if best is not None:
-        cite.focus_start, cite.focus_end = best
-    return cite
-
-
 def _date_range(data: IndexData) -> tuple[str | None, str | None]:
     days = [d for d in (article_day(a.date) for a in data.articles.values()) if d]
     return (min(days), max(days)) if days else (None, None)
@@ -418,21 +301,6 @@ def asked_part(text: str) -> str:
     asking = [x for x in sentences if x.endswith("?") and any(ch.isalnum() for ch in x)]
     last = asking[-1] if asking else next((x for x in reversed(sentences) if any(ch.isalnum() for ch in x)), text)
     return last if len(last) <= PASTE_CHARS else last[-PASTE_CHARS:].lstrip()
-
-
-def _citation(p: Passage, span: SpanCandidate | None = None, roots: list[Path] | None = None) -> Citation:
-    return Citation(
-        article_id=p.chunk.article_id,
-        title=p.title,
-        date=p.date,
-        source=display_source(p.source, p.url, roots or []),
-        url=p.url,
-        passage=p.chunk.text,
-        passage_start=p.chunk.start,
-        answer_start=span.start if span else None,
-        answer_end=span.end if span else None,
-        score=p.score,
-    )
 
 
 def _embed_runtime(s: Settings) -> str:

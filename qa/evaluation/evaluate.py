@@ -3,10 +3,12 @@
 Loads the questions (JSONL or SQuAD JSON), runs them through the pipeline (or
 the reader over gold contexts), turns every answer into an ``EvalResult`` and
 hands the lot to ``qa.evaluation.metrics`` for the numbers and ``qa.evaluation.report`` for the files.
-Reader-only mode reads each question's gold context and decides as the
-product does (``ReadResult.has_answer``: margin threshold, then the verifier's
-cut-off when the reader ships one), so with no verifier its scores equal the
-dev scores training reports.
+Reader-only mode reads each question's gold context and decides with the
+product's own ``qa.answer.decide`` (denials dropped, yes/no questions answered
+with evidence, margin threshold, then the verifier's cut-off when the reader
+ships one). Training scores dev on the raw best span; the two differ only where
+the decision drops a denial or a yes/no question (the note of each reader
+release gives both).
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from qa.answer.decide import decide
+from qa.answer.polar import is_polar
 from qa.config import Settings
+from qa.types import Passage
 from qa.evaluation.metrics import (
     STAGES,
     EvalResult,
@@ -247,13 +252,23 @@ class ReaderRun:
     seconds: float
 
 
+def gold_passage(q: EvalQuestion) -> Passage:
+    """A question's gold context as the one passage the product's decision reads."""
+    from qa.types import Chunk
+
+    article = q.article_id or q.id
+    text = q.context or ""
+    return Passage(Chunk(f"{article}:0", article, 0, text, 0, len(text)), q.article_title or "", None, "")
+
+
 def run_reader_only(reader: Any, questions: Sequence[EvalQuestion], progress: bool = True) -> ReaderRun:
     """The reader alone over each question's gold context, with the product's own decision.
 
-    A question is answered when the reader's ``has_answer`` says so: the margin
-    clears the stored threshold and, when a verifier ships with the reader, the
-    verifier's probability clears its cut-off; that probability is the score
-    the calibration checks.
+    Each answer goes through ``qa.answer.decide`` as a question in the chat does: a yes/no
+    question gets evidence (no span, so it counts as a refusal here), a span whose sentence
+    denies the question is never the answer, the best remaining span must clear the stored
+    threshold and, when a verifier ships with the reader, its cut-off; the confidence shown is
+    the score the calibration checks. ``margin`` stays the raw best span's, for the sweep.
     """
     reader.load()
     threshold = float(reader.null_threshold)
@@ -271,15 +286,15 @@ def run_reader_only(reader: Any, questions: Sequence[EvalQuestion], progress: bo
     gold = {q.id: list(q.answers) for q in questions}
     results = []
     for q, r in zip(questions, reads):
-        m, span = margins[q.id], texts[q.id]
-        answered = bool(r.has_answer and span)
-        prediction = span if answered else ""
-        em, f1 = score_prediction(prediction, q.answers)
-        results.append(EvalResult(
-            id=q.id, question=q.question, answers=list(q.answers), prediction=prediction, answered=answered,
-            score=float(r.confidence), best_span=span, em=em, f1=f1, margin=m, gold_title=q.article_title,
-            gold_article_id=q.article_id,
-        ))
+        # The product's own decision (qa.answer.decide) on the gold context as the only passage.
+        passage = gold_passage(q)
+        ans = decide(q.question, [passage], None if is_polar(q.question) else r)
+        res = result_from_answer(q, ans, 0.0)
+        res.margin = margins[q.id]
+        res.best_span = res.best_span or texts[q.id]
+        res.timings_ms = {}
+        res.gold_rank, res.retrieved = None, []
+        results.append(res)
     official = squad_metrics({r.id: r.prediction for r in results}, gold)
     official["margin_auc"] = margin_auc(margins, gold)
     official["confidence_auc"] = margin_auc({r.id: r.score for r in results}, gold)

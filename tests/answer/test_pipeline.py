@@ -71,7 +71,7 @@ def test_seed_dev_questions(seed_pipeline):
 
 AGREED = ("a joint security management system", "Chinese officials sitting in on security meetings and co-ordination",
           "develop a joint strategy to prevent similar incidents in the future")
-FLAT_FIELDS = {"text", "score", "article_id", "title", "date", "source", "url", "passage", "passage_start",
+FLAT_FIELDS = {"text", "score", "kind", "article_id", "title", "date", "source", "url", "passage", "passage_start",
                "answer_start", "answer_end"}
 
 

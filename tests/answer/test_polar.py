@@ -88,7 +88,7 @@ def test_chat_and_cli_show_evidence_as_sentences_with_denials_marked_and_no_conf
 
 
 def test_a_refusal_names_the_active_filters(seed_pipeline):
-    from qa.answer.pipeline import filter_note
+    from qa.answer.decide import filter_note
     from qa.types import Filters
 
     ans = seed_pipeline.ask("Did the football team win the cup?", filters=Filters(since="2020-01-01"))
