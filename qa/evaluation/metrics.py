@@ -235,9 +235,16 @@ def calibration(confidences: Sequence[float], correct: Sequence[bool], n_bins: i
     return {"bins": bins, "ece": float(ece) if len(conf) else None, "n": int(len(conf))}
 
 
+CONFIDENT = 0.9  # answers shown at this confidence or more are the ones a reader acts on without checking
+
+
 def calibration_metrics(results: Sequence[EvalResult], n_bins: int = 10) -> dict:
     out = calibration([r.score for r in results], [span_is_correct(r) for r in results], n_bins)
     out["correct_means"] = "answerable and best span F1 >= 0.5 (see qa.evaluation.metrics.span_is_correct)"
+    confident = [r for r in results if r.answered and r.score >= CONFIDENT]
+    out["confident_answers"] = len(confident)
+    out["confident_wrong_share"] = (sum(not span_is_correct(r) for r in confident) / len(confident)
+                                    if confident else None)
     return out
 
 

@@ -137,6 +137,10 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
         cit = summary["citation"]
         rows.append(("Citation accuracy (%)", f"{_num(cit['accuracy'])} (n={cit['n']})"))
     rows.append(("Expected calibration error", _num(summary["calibration"].get("ece"), "{:.3f}")))
+    cal = summary["calibration"]
+    if cal.get("confident_answers"):
+        rows.append(("Answers shown at confidence >= 0.9, wrong",
+                     f"{_num(cal.get('confident_wrong_share'), '{:.1%}')} of {cal['confident_answers']}"))
     for stage, s in summary.get("latency_ms", {}).items():
         if s.get("n"):
             rows.append((f"Latency {stage} p50 / p95 / mean (ms)",

@@ -143,6 +143,15 @@ def test_calibration_bins_and_ece_by_hand():
     assert cal["ece"] == pytest.approx(1 / 5 * 0.05 + 2 / 5 * 0.365 + 2 / 5 * 0.025)
 
 
+def test_share_of_confident_answers_that_are_wrong():
+    rs = [res("a", ["x"], "x", True, score=0.95), res("b", ["x"], "y", True, score=0.99),
+          res("c", [], "z", True, score=0.9), res("d", ["x"], "x", True, score=0.5),
+          res("e", ["x"], "", False, score=0.97, best_span="y")]
+    cal = M.calibration_metrics(rs)
+    assert cal["confident_answers"] == 3 and cal["confident_wrong_share"] == pytest.approx(2 / 3)
+    assert M.calibration_metrics([res("f", ["x"], "x", True, score=0.2)])["confident_wrong_share"] is None
+
+
 def test_span_correctness_definition():
     refused_right = res("a", ["Karachi airport"], "", False, best_span="Karachi airport")
     assert M.span_is_correct(refused_right)
