@@ -3,6 +3,7 @@ with the same semantics as ``Filters.matches``, and Milvus's crash safety and re
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -15,11 +16,19 @@ import qa.store.vectors.faiss_store as faiss_store
 from qa.answer.retrieve import HybridRetriever
 from qa.store.index import MANIFEST, ArticleMeta, IndexStore, VectorUpdate, _manifest_checksum
 from qa.store.vectors import VectorConfig, VectorStoreError, VectorStoreUnavailable, chunk_keys
+from qa.store.vectors.milvus_store import connect, filter_expression
 from qa.types import Chunk, Filters
 
-pytest.importorskip("milvus_lite", reason="milvus-lite is not installed (pip install pymilvus milvus-lite)")
 
-from qa.store.vectors.milvus_store import connect, filter_expression  # noqa: E402
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
+needs_milvus = pytest.mark.skipif(not _installed("milvus_lite"),
+                                  reason="milvus-lite is not installed (pip install pymilvus milvus-lite)")
 
 DIM = 16
 MILVUS = VectorConfig(store="milvus")
@@ -101,6 +110,7 @@ def test_filter_expression_is_what_filters_say():
     assert filter_expression(Filters(sources=("a\\b",))) == '(source like "%a_b%" or url like "%a_b%")'
 
 
+@needs_milvus
 @pytest.mark.parametrize("filters", FILTERS, ids=str)
 def test_filters_give_the_same_rows_with_both_stores(tmp_path, filters):
     metas, chunks, vecs = make_version()
@@ -118,6 +128,7 @@ def test_filters_give_the_same_rows_with_both_stores(tmp_path, filters):
     assert ranked[0] == ranked[1]  # same order too: both rank by inner product, exactly
 
 
+@needs_milvus
 def test_milvus_expression_alone_never_misses_a_matching_row(tmp_path):
     """Inside Milvus the filter may let a few extra rows through ('_' is a wildcard), never fewer."""
     metas, chunks, vecs = make_version()
@@ -226,6 +237,7 @@ def test_an_index_written_before_vector_stores_still_loads(tmp_path):
 # Milvus: versions, crashes, reconciliation
 
 
+@needs_milvus
 def test_milvus_crash_before_the_switch_leaves_the_old_version_whole_and_is_reconciled(tmp_path, monkeypatch):
     metas, chunks, vecs = make_version()
     store = IndexStore(tmp_path, MILVUS)
@@ -268,6 +280,7 @@ def test_milvus_crash_before_the_switch_leaves_the_old_version_whole_and_is_reco
     assert gone not in now.articles
 
 
+@needs_milvus
 def test_milvus_keys_missing_from_the_collection_are_reported(tmp_path):
     metas, chunks, vecs = make_version()
     data = _written(tmp_path, MILVUS, metas, chunks, vecs)
@@ -277,6 +290,7 @@ def test_milvus_keys_missing_from_the_collection_are_reported(tmp_path):
     assert drift.extra == 0
 
 
+@needs_milvus
 def test_a_full_rebuild_writes_a_new_generation_and_drops_the_old(tmp_path):
     metas, chunks, vecs = make_version()
     first = _written(tmp_path, MILVUS, metas, chunks, vecs)
@@ -288,6 +302,7 @@ def test_a_full_rebuild_writes_a_new_generation_and_drops_the_old(tmp_path):
     assert second.dense.count() == 12
 
 
+@needs_milvus
 def test_switching_stores_moves_the_vectors_without_changing_them(tmp_path):
     metas, chunks, vecs = make_version()
     faiss_data = _written(tmp_path, VectorConfig(), metas, chunks, vecs)
@@ -316,11 +331,16 @@ def test_bad_vector_settings_are_one_line_errors(tmp_path):
         Settings.from_env({"QA_MILVUS_URI": "localhost"})
     with pytest.raises(VectorStoreError, match="unknown vector store"):
         VectorConfig(store="chroma")
+
+
+@needs_milvus
+def test_an_unreachable_milvus_server_is_a_one_line_error():
     with pytest.raises(VectorStoreUnavailable, match="cannot open Milvus at http://127.0.0.1:1") as err:
         connect("http://127.0.0.1:1")
     assert "\n" not in str(err.value)
 
 
+@needs_milvus
 def test_a_milvus_lite_file_open_in_another_process_is_named(tmp_path):
     db = tmp_path / "milvus.db"
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pymilvus import MilvusClient; "
