@@ -79,6 +79,12 @@ def eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="index these files/folders first and evaluate on them alone, in a temporary index "
                              "(deleted afterwards; give --index-dir to keep it there); your index is not touched "
                              "(default: evaluate on the current index)")
+    parser.add_argument("--index-contexts", action="store_true",
+                        help="SQuAD files: index the file's own articles (all of them) in a temporary index and "
+                             "ask its questions end to end over it")
+    parser.add_argument("--held-out", action="store_true",
+                        help="only the questions of the articles training keeps out (a fixed fifth, by a hash of "
+                             "the title): with ../shared/data/qa_train/newsqa_train.json.gz, the news dev set")
     parser.add_argument("--reader-only", action="store_true",
                         help="score the reader alone on each question's gold context (SQuAD files, or JSONL with "
                              "'context'); reproduces reader-training dev scores")
@@ -327,6 +333,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("qa eval needs a questions file (JSONL or SQuAD JSON), or --followups FILE")
     from qa.evaluation import evaluate
 
+    if args.index_contexts:
+        if args.corpus or args.reader_only:
+            raise ValueError("--index-contexts builds the corpus from the questions file: give neither --corpus "
+                             "nor --reader-only with it")
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="qa-eval-contexts-") as tmp:
+            n = evaluate.write_context_corpus(args.questions, Path(tmp) / "articles")
+            print(f"{n} articles from {args.questions} written for indexing.", file=sys.stderr, flush=True)
+            args.corpus = [Path(tmp) / "articles"]
+            if args.index_dir is not None:
+                return evaluate.run(args, settings)
+            print("Indexing them into a temporary index (give --index-dir to keep it).", file=sys.stderr, flush=True)
+            return evaluate.run(args, settings.with_overrides(index_dir=Path(tmp) / "index"))
     if args.corpus and not args.reader_only and args.index_dir is None:
         # --corpus alone must not add its articles to the configured index (nor score the questions
         # against whatever else that index holds): build a throwaway one.

@@ -91,6 +91,8 @@ class QuestionSet:
 def load_questions(path: str | Path) -> QuestionSet:
     """Read a question file, telling SQuAD JSON (an object with "data") from JSONL by content."""
     path = Path(path)
+    if path.name.endswith(".json.gz"):
+        return _from_squad(path)
     text = path.read_text(encoding="utf-8-sig")
     if text.lstrip().startswith("{"):
         try:
@@ -100,6 +102,35 @@ def load_questions(path: str | Path) -> QuestionSet:
         if isinstance(data, dict) and "data" in data:
             return _from_squad(path)
     return _from_jsonl(path, text)
+
+
+def held_out_only(qset: QuestionSet) -> QuestionSet:
+    """The questions of the articles a training mixture keeps out (qa.training.mixture.is_held_out):
+    the NewsQA news dev set is ``newsqa_train.json.gz`` with ``--held-out``."""
+    from qa.training.mixture import is_held_out
+
+    kept = [q for q in qset.questions if q.article_title and is_held_out(q.article_title)]
+    return QuestionSet(kept, qset.bad, qset.format)
+
+
+def write_context_corpus(path: str | Path, folder: Path) -> int:
+    """Each article of a SQuAD file as a .txt article (title line, blank line, its paragraphs), so
+    that its questions can be asked end to end over an index of the file's own articles. Returns
+    how many were written."""
+    from qa.evaluation.squad import read_squad_json
+
+    data = read_squad_json(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for i, art in enumerate(data.get("data", [])):
+        paragraphs = [" ".join(p.get("context", "").split()) for p in art.get("paragraphs", [])]
+        title = " ".join(str(art.get("title") or f"Article {i}").split())
+        if not any(paragraphs):
+            continue
+        (folder / f"{i:05d}.txt").write_text(title + "\n\n" + "\n\n".join(p for p in paragraphs if p) + "\n",
+                                            encoding="utf-8")
+        n += 1
+    return n
 
 
 def _from_squad(path: Path) -> QuestionSet:
@@ -414,6 +445,8 @@ def run(args: argparse.Namespace, settings: Settings, *, pipeline: Any = None) -
     except (OSError, ValueError) as e:
         print(f"qa eval: {e}", file=sys.stderr)
         return 2
+    if getattr(args, "held_out", False):
+        qset = held_out_only(qset)
     questions = qset.questions[: args.limit] if args.limit else qset.questions
     if not questions:
         print(f"qa eval: {path}: no usable questions ({len(qset.bad)} bad records)", file=sys.stderr)

@@ -7,6 +7,7 @@ report exactly the same numbers for the same predictions.
 from __future__ import annotations
 
 import collections
+import gzip
 import json
 import re
 import string
@@ -33,9 +34,8 @@ class SquadExample:
 
 
 def load_squad(path: str | Path) -> list[SquadExample]:
-    """Read a SQuAD 1.1 or 2.0 JSON file into flat examples."""
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    """Read a SQuAD 1.1 or 2.0 JSON file (plain or .gz) into flat examples."""
+    data = read_squad_json(path)
     if not isinstance(data, dict) or "data" not in data:
         raise ValueError(f"{path}: not a SQuAD file (expected a JSON object with a 'data' list)")
     examples: list[SquadExample] = []
@@ -55,6 +55,13 @@ def load_squad(path: str | Path) -> list[SquadExample]:
                     )
                 )
     return examples
+
+
+def read_squad_json(path: str | Path) -> dict:
+    """The JSON object of a SQuAD file, gunzipped when its name ends in .gz."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
 
 
 # --- official SQuAD 2.0 evaluation (evaluate-v2.0.py) -----------------------

@@ -267,3 +267,32 @@ def test_eval_with_corpus_leaves_the_configured_index_alone(seed_settings, tmp_p
     assert "temporary index" in r.stderr
     assert sorted((p.relative_to(index_dir), p.stat().st_mtime_ns) for p in index_dir.rglob("*")) == before
     assert len(IndexStore(index_dir).load().articles) == 1  # still just the seed article
+
+
+def test_eval_index_contexts_asks_a_squad_file_over_its_own_articles(tmp_path):
+    """`--index-contexts` indexes the file's articles (all of them) in a temporary index; `--held-out`
+    keeps only the questions of the held-out fifth of articles; a .json.gz file is read as SQuAD."""
+    import gzip
+
+    from qa.training.mixture import is_held_out
+
+    titles = [f"story {i}" for i in range(12)]
+    held = [t for t in titles if is_held_out(t)]
+    assert held and len(held) < len(titles)
+    doc = {"version": "v2.0", "data": [
+        {"title": t, "paragraphs": [{"context": f"The mayor of town {i} is Ada Num{i}. She took office in {2000 + i}.",
+                                     "qas": [{"id": f"q{i}", "question": f"Who is the mayor of town {i}?",
+                                              "answers": [{"text": f"Ada Num{i}", "answer_start": 20 + len(str(i))}]}]}]}
+        for i, t in enumerate(titles)]}
+    path = tmp_path / "stories.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    r = qa("eval", path, "--index-contexts", "--held-out", "--json", "--out", tmp_path / "out",
+           env={"QA_INDEX_DIR": str(tmp_path / "never")})
+    assert r.returncode == 0, r.stderr
+    assert "12 articles" in r.stderr and not (tmp_path / "never").exists()
+    summary = json.loads(r.stdout)
+    assert summary["counts"]["questions"] == len(held)
+    assert summary["index"]["articles"] == 12
+    assert "confident_wrong_share" in summary["calibration"]
+    r = qa("eval", path, "--index-contexts", "--reader-only")
+    assert r.returncode == 2 and "--index-contexts" in r.stderr
