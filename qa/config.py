@@ -143,19 +143,10 @@ def _parse(name: str, raw: str):
         if value < (0 if name == "faiss_exact_max" else 1):
             raise ValueError("must be a positive number")
         return value
-    if name in ("vector_store", "faiss_index"):
-        allowed = ("faiss", "milvus") if name == "vector_store" else ("ivf", "hnsw")
-        if raw.strip().lower() not in allowed:
-            raise ValueError(f"expected {' or '.join(allowed)}")
-        return raw.strip().lower()
-    if name == "milvus_uri":
-        from qa.store.vectors.milvus_store import check_uri
+    if name in ("vector_store", "faiss_index", "milvus_uri", "milvus_collection"):
+        from qa.store.vectors import parse_setting
 
-        return check_uri(raw.strip())
-    if name == "milvus_collection":
-        from qa.store.vectors.milvus_store import check_collection
-
-        return check_collection(raw.strip())
+        return parse_setting(name, raw)
     if name == "null_threshold":
         return float(raw)
     if name in ("reader_runtime", "embed_runtime"):

@@ -69,6 +69,7 @@ from qa.store.chunk import Chunker
 from qa.store.embed import Embedder
 from qa.store.index import lexical_text
 from qa.types import Article, Chunk
+from qa.util.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -443,8 +444,9 @@ def one_line(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None)
     if isinstance(cause, BaseException):
         exc = cause
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    if not str(exc).strip():
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {first_line(exc, limit=None).strip()}"
 
 
 def file_groups(files: list[Path], n: int) -> list[list[Path]]:

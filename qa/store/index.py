@@ -48,10 +48,11 @@ from typing import Any
 
 import numpy as np
 
-from qa.store.vectors import (VectorConfig, VectorSource, VectorStore, build_store, chunk_keys, chunk_metas,
-                              open_store, retire_previous)
-from qa.store.vectors.base import Drift, MissingCollection
+from qa.store.vectors import (UnreadableStore, VectorConfig, VectorSource, VectorStore, build_store, chunk_keys,
+                              chunk_metas, open_store, retire_previous, vectors_moved)
+from qa.store.vectors.base import Drift
 from qa.types import Chunk
+from qa.util.errors import first_line
 
 try:
     import fcntl
@@ -239,9 +240,7 @@ class IndexStore:
         metas = chunk_metas(chunks, articles.values())
         try:
             dense = open_store(version, entry, self.vectors, keys, metas)
-        except RuntimeError as exc:  # faiss reports truncation and garbage as RuntimeError
-            raise self._damaged(version, f"dense.faiss cannot be read: {_first_line(exc)}") from exc
-        except MissingCollection as exc:
+        except UnreadableStore as exc:  # a damaged file, a collection gone: the store says which
             raise self._damaged(version, str(exc)) from exc
         if not dense.shared and dense.count() != len(chunks):
             raise self._damaged(version, f"{dense.count()} vectors in dense.faiss but {len(chunks)} chunks")
@@ -256,7 +255,7 @@ class IndexStore:
             try:
                 lexical = bm25s.BM25.load(str(version / "bm25"), load_corpus=False, show_progress=False, verbosity=0)
             except (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError) as exc:
-                raise self._damaged(version, f"bm25 cannot be read: {type(exc).__name__}: {_first_line(exc)}") from exc
+                raise self._damaged(version, f"bm25 cannot be read: {type(exc).__name__}: {first_line(exc)}") from exc
         return IndexData(version, manifest, articles, chunks, dense, lexical, keys=keys)
 
     def verify(self, full: bool = True) -> dict:
@@ -287,7 +286,7 @@ class IndexStore:
         try:
             manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise self._damaged(version, f"{MANIFEST} cannot be read ({_first_line(exc)}): cut short?") from exc
+            raise self._damaged(version, f"{MANIFEST} cannot be read ({first_line(exc)}): cut short?") from exc
         if not isinstance(manifest, dict):
             raise self._damaged(version, f"{MANIFEST} is not a JSON object")
         recorded = manifest.get("checksum")
@@ -335,7 +334,7 @@ class IndexStore:
                         raise self._damaged(version, f"{name} line {n} is not a JSON object")
                     yield n, row
         except (OSError, UnicodeDecodeError) as exc:
-            raise self._damaged(version, f"{name} cannot be read: {_first_line(exc)}") from exc
+            raise self._damaged(version, f"{name} cannot be read: {first_line(exc)}") from exc
 
     def _parse(self, version: Path, name: str, n: int, cls: type, row: dict) -> Any:
         try:
@@ -384,22 +383,11 @@ class IndexStore:
 
     def vectors_moved(self, manifest: dict | None) -> str:
         """Why the current version's vectors are not where new versions go ('' when they are):
-        another store, or another Milvus collection or URI. Vectors are moved, not re-embedded."""
+        another store, or another place in it (a Milvus collection or URI). Vectors are moved, not
+        re-embedded."""
         if manifest is None:
             return ""
-        entry = manifest.get("vectors") or {"store": "faiss"}
-        old, new = entry.get("store", "faiss"), self.vectors.store
-        if old != new:
-            return f"vector store {old} -> {new}"
-        if new == "milvus":
-            from qa.store.vectors.milvus_store import default_collection
-
-            base = self.vectors.milvus_collection or default_collection(self.root)
-            if entry.get("base") != base:
-                return f"Milvus collection {entry.get('base')} -> {base}"
-            if self.vectors.milvus_uri and entry.get("uri", "") != self.vectors.milvus_uri:
-                return f"Milvus URI {entry.get('uri') or 'default'} -> {self.vectors.milvus_uri}"
-        return ""
+        return vectors_moved(manifest.get("vectors"), self.vectors, self.root)
 
     def write(
         self, manifest: dict, articles: list[ArticleMeta], chunks: list[Chunk], vectors: np.ndarray | VectorUpdate
@@ -547,8 +535,3 @@ def _read_pid(fd: int) -> int | None:
         return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
     except (OSError, ValueError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.store.vectors import (ChunkMeta, VectorConfig, VectorSource, VectorStore, build_store, chunk_key,
-                              open_store)
+from qa.store.vectors import (ChunkMeta, UnreadableStore, VectorConfig, VectorSource, VectorStore, build_store,
+                              chunk_key, open_store)
 from qa.types import Filters
 
 DIM = 8
@@ -67,6 +67,10 @@ class VectorStoreContract:
 
     @pytest.fixture
     def config(self, tmp_path) -> VectorConfig:
+        raise NotImplementedError
+
+    def damage(self, store: VectorStore, version: Path, entry: dict) -> None:
+        """Make the persisted vectors unreadable, as a crash or an operator could."""
         raise NotImplementedError
 
     @pytest.fixture
@@ -220,6 +224,16 @@ class VectorStoreContract:
         finally:
             again.close()
 
+    def test_vectors_that_cannot_be_read_are_an_unreadable_store(self, filled, config, tmp_path):
+        store, keys, metas, _ = filled
+        version = tmp_path / "v-1"
+        version.mkdir()
+        entry = store.persist(version)
+        self.damage(store, version, entry)
+        with pytest.raises(UnreadableStore) as err:
+            open_store(version, entry, config, keys, metas).close()
+        assert "\n" not in str(err.value)
+
     def test_drift_names_missing_and_extra_keys(self, filled):
         store, keys, _, _ = filled
         assert not store.drift(keys)
@@ -233,6 +247,10 @@ class TestFaissStore(VectorStoreContract):
     def config(self) -> VectorConfig:
         return VectorConfig(store="faiss")
 
+    def damage(self, store, version, entry):
+        path = version / entry["file"]
+        path.write_bytes(b"\0" * path.stat().st_size)  # same size: only reading it can tell
+
 
 class TestFaissApproximateStore(VectorStoreContract):
     """The same contract above the exact threshold (IVF on 18 vectors: one list, so still exact)."""
@@ -240,6 +258,8 @@ class TestFaissApproximateStore(VectorStoreContract):
     @pytest.fixture
     def config(self) -> VectorConfig:
         return VectorConfig(store="faiss", faiss_exact_max=4)
+
+    damage = TestFaissStore.damage
 
     def test_the_index_is_approximate(self, filled):
         store, _, _, _ = filled
@@ -260,3 +280,6 @@ class TestMilvusStore(VectorStoreContract):
     @pytest.fixture
     def config(self, milvus_file) -> VectorConfig:
         return VectorConfig(store="milvus", milvus_uri=str(milvus_file), milvus_collection=f"contract{next(_collections)}")
+
+    def damage(self, store, version, entry):
+        store._client().drop_collection(entry["collection"])  # dropped by hand, or another server

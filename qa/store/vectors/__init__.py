@@ -1,6 +1,7 @@
 """Vector stores behind one interface (``base.VectorStore``): FAISS in the version folder (default)
-or Milvus (``QA_VECTOR_STORE=milvus``). ``IndexStore`` builds, opens and retires them through the
-three functions here, so nothing else needs to know which one holds the vectors."""
+or Milvus (``QA_VECTOR_STORE=milvus``). ``IndexStore`` builds, opens, moves and retires them through the
+functions here, and ``qa.config`` checks the vector settings with ``parse_setting``, so nothing
+else needs to know which store holds the vectors or what it needs."""
 
 from __future__ import annotations
 
@@ -9,26 +10,47 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.store.vectors.base import (STORES, ChunkMeta, Drift, VectorConfig, VectorSource, VectorStore,
-                                   VectorStoreError, VectorStoreUnavailable, chunk_key, chunk_keys, chunk_metas,
-                                   day_number)
+from qa.store.vectors.base import (FAISS_INDEXES, STORES, ChunkMeta, Drift, UnreadableStore, VectorConfig,
+                                   VectorSource, VectorStore, VectorStoreError, VectorStoreUnavailable, choice,
+                                   chunk_key, chunk_keys, chunk_metas, day_number)
 
-__all__ = ["STORES", "ChunkMeta", "Drift", "VectorConfig", "VectorSource", "VectorStore", "VectorStoreError",
-           "VectorStoreUnavailable", "build_store", "chunk_key", "chunk_keys", "chunk_metas", "day_number",
-           "open_store", "retire_previous"]
+__all__ = ["STORES", "ChunkMeta", "Drift", "UnreadableStore", "VectorConfig", "VectorSource", "VectorStore",
+           "VectorStoreError", "VectorStoreUnavailable", "build_store", "chunk_key", "chunk_keys", "chunk_metas",
+           "day_number", "open_store", "parse_setting", "retire_previous", "store_class", "vectors_moved"]
 
 FAISS_ENTRY = {"store": "faiss", "file": "dense.faiss", "factory": "Flat", "search": {}}  # indexes from before stores
 
 
-def build_store(config: VectorConfig, root: Path, source: VectorSource, previous: dict | None) -> VectorStore:
-    """The configured store filled with a new version's rows (``previous``: the replaced version's entry)."""
-    if config.store == "milvus":
+def store_class(kind: str) -> type[VectorStore]:
+    """The ``VectorStore`` implementation named ``kind`` (one of ``STORES``), imported on first use."""
+    if kind == "faiss":
+        from qa.store.vectors.faiss_store import FaissVectorStore
+
+        return FaissVectorStore
+    if kind == "milvus":
         from qa.store.vectors.milvus_store import MilvusVectorStore
 
-        return MilvusVectorStore.build(config, root, source, previous)
-    from qa.store.vectors.faiss_store import FaissVectorStore
+        return MilvusVectorStore
+    raise VectorStoreError(f"unknown vector store {kind!r}: expected one of {', '.join(STORES)}")
 
-    return FaissVectorStore.build(config, source)
+
+def parse_setting(name: str, raw: str) -> str:
+    """A vector setting's value from its environment text (``qa.config``), or a one-line error."""
+    if name == "vector_store":
+        return choice(raw, STORES)
+    if name == "faiss_index":
+        return choice(raw, FAISS_INDEXES)
+    if name in ("milvus_uri", "milvus_collection"):
+        from qa.store.vectors import milvus_store
+
+        check = milvus_store.check_uri if name == "milvus_uri" else milvus_store.check_collection
+        return check(raw.strip())
+    raise KeyError(name)
+
+
+def build_store(config: VectorConfig, root: Path, source: VectorSource, previous: dict | None) -> VectorStore:
+    """The configured store filled with a new version's rows (``previous``: the replaced version's entry)."""
+    return store_class(config.store).build(config, root, source, previous)
 
 
 def open_store(version: Path, entry: dict | None, config: VectorConfig | None, keys: np.ndarray,
@@ -36,23 +58,24 @@ def open_store(version: Path, entry: dict | None, config: VectorConfig | None, k
     """The store a version recorded (a manifest without an entry is an exact FAISS index)."""
     entry = entry or FAISS_ENTRY
     kind = entry.get("store", "faiss")
-    if kind == "milvus":
-        from qa.store.vectors.milvus_store import MilvusVectorStore
-
-        return MilvusVectorStore.open(version.parent, entry, config)
-    if kind != "faiss":
+    if kind not in STORES:
         raise VectorStoreError(f"{version.name} was written with the {kind!r} vector store, which this version "
                                "of qa does not know")
-    from qa.store.vectors.faiss_store import FaissVectorStore
+    return store_class(kind).open(version, entry, config, keys, metadata)
 
-    return FaissVectorStore.open(version / entry.get("file", "dense.faiss"), entry, config, keys, metadata)
+
+def vectors_moved(entry: dict | None, config: VectorConfig, root: Path) -> str:
+    """Why the vectors a version's ``entry`` records are not where ``config`` puts new versions
+    ('' when they are): another store, or (as the store says) another place in it."""
+    entry = entry or {"store": "faiss"}
+    old, new = entry.get("store", "faiss"), config.store
+    if old != new:
+        return f"vector store {old} -> {new}"
+    return store_class(new).moved(entry, config, root)
 
 
 def retire_previous(previous: dict | None, current: VectorStore, root: Path, config: VectorConfig) -> None:
-    """After the switch: drop a Milvus collection only the replaced version used (best effort)."""
-    if not previous or previous.get("store") != "milvus":
+    """After the switch: let the replaced version's store drop what only it used (best effort)."""
+    if not previous or previous.get("store", "faiss") not in STORES:
         return
-    from qa.store.vectors.milvus_store import retire
-
-    retire(previous, root, config, keep=getattr(current, "place", None))
-
+    store_class(previous.get("store", "faiss")).retire(previous, current, root, config)

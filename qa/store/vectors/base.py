@@ -23,6 +23,7 @@ import numpy as np
 from qa.types import Chunk, Filters, article_day
 
 STORES = ("faiss", "milvus")
+FAISS_INDEXES = ("ivf", "hnsw")
 
 
 class VectorStoreError(ValueError):
@@ -30,8 +31,21 @@ class VectorStoreError(ValueError):
     A ``ValueError``, so the CLI prints it in one line."""
 
 
-class MissingCollection(VectorStoreError):
+class UnreadableStore(VectorStoreError):
+    """A version's vectors cannot be read: a damaged file, a collection that is gone. The index
+    reports the version as damaged with this message."""
+
+
+class MissingCollection(UnreadableStore):
     """A version names a collection that is not there (dropped, or another server)."""
+
+
+def choice(raw: str, allowed: Sequence[str]) -> str:
+    """``raw`` (trimmed, lower-cased) if it is one of ``allowed``, else a one-line error naming them."""
+    value = raw.strip().lower()
+    if value not in allowed:
+        raise VectorStoreError(f"expected {' or '.join(allowed)}")
+    return value
 
 
 class VectorStoreUnavailable(ConnectionError):
@@ -70,7 +84,7 @@ class VectorConfig:
     def __post_init__(self) -> None:
         if self.store not in STORES:
             raise VectorStoreError(f"unknown vector store {self.store!r}: expected one of {', '.join(STORES)}")
-        if self.faiss_index not in ("ivf", "hnsw"):
+        if self.faiss_index not in FAISS_INDEXES:
             raise VectorStoreError(f"unknown FAISS index {self.faiss_index!r}: expected ivf or hnsw")
 
     @classmethod
@@ -131,6 +145,30 @@ class VectorStore(ABC):
     shared: ClassVar[bool]  # True: lives outside the version folders and is updated in place
 
     dim: int
+
+    # --- construction: what the index calls, through ``qa.store.vectors`` -----------------------
+    @classmethod
+    @abstractmethod
+    def build(cls, config: VectorConfig, root: Path, source: VectorSource, previous: dict | None) -> "VectorStore":
+        """A new version's store holding ``source``'s rows (``root``: the index folder;
+        ``previous``: the manifest entry of the version being replaced, None for none)."""
+
+    @classmethod
+    @abstractmethod
+    def open(cls, version: Path, entry: dict, config: VectorConfig | None, keys: np.ndarray,
+             metadata: Sequence[ChunkMeta]) -> "VectorStore":
+        """The store a version's manifest ``entry`` records; ``UnreadableStore`` when its vectors
+        cannot be read (the index then reports the version as damaged)."""
+
+    @classmethod
+    def moved(cls, entry: dict, config: VectorConfig, root: Path) -> str:
+        """Why vectors recorded by ``entry`` (a version of this store kind) are not where ``config``
+        puts new versions ('' when they are): they are then moved, not re-embedded."""
+        return ""
+
+    @classmethod
+    def retire(cls, previous: dict, current: "VectorStore", root: Path, config: VectorConfig) -> None:
+        """After the switch: drop what only the replaced version (its ``previous`` entry) used."""
 
     @abstractmethod
     def add(self, keys: np.ndarray, vectors: np.ndarray, metadata: Sequence[ChunkMeta]) -> None:

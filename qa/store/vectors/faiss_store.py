@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.store.vectors.base import (ChunkMeta, VectorConfig, VectorSource, VectorStore, normalised_queries)
+from qa.store.vectors.base import (ChunkMeta, UnreadableStore, VectorConfig, VectorSource, VectorStore,
+                                   normalised_queries)
 from qa.types import Filters
+from qa.util.errors import first_line
 
 FILE = "dense.faiss"
 SUBSET_EXACT_MAX = 20_000  # filtered rows searched by brute force on an approximate index
@@ -94,7 +96,7 @@ class FaissVectorStore(VectorStore):
 
     # --- construction ---------------------------------------------------------------------
     @classmethod
-    def build(cls, config: VectorConfig, source: VectorSource) -> "FaissVectorStore":
+    def build(cls, config: VectorConfig, root: Path, source: VectorSource, previous: dict | None) -> "FaissVectorStore":
         """A new version's store from its rows (carried vectors copied out of the base store)."""
         reuse = source.base if isinstance(source.base, FaissVectorStore) else None
         store = cls(source.dim, config, reuse)
@@ -102,12 +104,16 @@ class FaissVectorStore(VectorStore):
         return store
 
     @classmethod
-    def open(cls, path: Path, entry: dict, config: VectorConfig | None, keys: np.ndarray,
+    def open(cls, version: Path, entry: dict, config: VectorConfig | None, keys: np.ndarray,
              metadata: Sequence[ChunkMeta]) -> "FaissVectorStore":
-        """A version's ``dense.faiss``; faiss's RuntimeError on a damaged file propagates."""
+        """A version's ``dense.faiss``; ``UnreadableStore`` when it is damaged."""
         import faiss
 
-        index = faiss.read_index(str(path))
+        name = entry.get("file", FILE)
+        try:
+            index = faiss.read_index(str(Path(version) / name))
+        except RuntimeError as exc:  # faiss reports truncation and garbage as RuntimeError
+            raise UnreadableStore(f"{name} cannot be read: {first_line(exc)}") from exc
         store = cls(index.d, config)
         store._index = index
         store._factory = entry.get("factory", "Flat")

@@ -58,6 +58,7 @@ import numpy as np
 from qa.store.vectors.base import (ChunkMeta, MissingCollection, VectorConfig, VectorSource, VectorStore,
                                    VectorStoreError, VectorStoreUnavailable, day_number, normalised_queries)
 from qa.types import Filters
+from qa.util.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -165,15 +166,18 @@ class MilvusVectorStore(VectorStore):
         try:
             yield
         except MilvusException as exc:
-            message = f"Milvus at {self.uri} failed to {what} ({self.collection}): {_first_line(exc)}"
+            message = f"Milvus at {self.uri} failed to {what} ({self.collection}): {first_line(exc)}"
             if getattr(exc, "code", None) == 2:  # the connection went away
                 raise VectorStoreUnavailable(message) from None
             raise VectorStoreError(message) from None
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
-    def open(cls, root: Path, entry: dict, config: VectorConfig | None) -> "MilvusVectorStore":
-        """The collection a version recorded; the configured URI wins when one is set (a moved server)."""
+    def open(cls, version: Path, entry: dict, config: VectorConfig | None, keys: np.ndarray | None = None,
+             metadata: Sequence[ChunkMeta] | None = None) -> "MilvusVectorStore":
+        """The collection a version recorded; the configured URI wins when one is set (a moved server).
+        The collection lives beside the versions: a default URI is resolved in the index folder."""
+        root = Path(version).parent
         config = config or VectorConfig()
         uri = config.milvus_uri if config.store == "milvus" and config.milvus_uri else entry.get("uri", "")
         store = cls(resolve_uri(uri, root), entry["collection"], int(entry["dim"]), token=config.milvus_token,
@@ -214,6 +218,21 @@ class MilvusVectorStore(VectorStore):
         store._create()
         store._insert(source.keys, vectors, source.metadata, upsert=False)
         return store
+
+    @classmethod
+    def moved(cls, entry: dict, config: VectorConfig, root: Path) -> str:
+        """Another collection base name, or another URI, than the one ``entry`` records."""
+        base = config.milvus_collection or default_collection(root)
+        if entry.get("base") != base:
+            return f"Milvus collection {entry.get('base')} -> {base}"
+        if config.milvus_uri and entry.get("uri", "") != config.milvus_uri:
+            return f"Milvus URI {entry.get('uri') or 'default'} -> {config.milvus_uri}"
+        return ""
+
+    @classmethod
+    def retire(cls, previous: dict, current: VectorStore, root: Path, config: VectorConfig) -> None:
+        """Drop the collection only the replaced version used (see ``retire``)."""
+        retire(previous, root, config, keep=getattr(current, "place", None))
 
     def _create(self) -> None:
         """A new, empty collection (dropping one of that name that no version uses: a crashed build's)."""
@@ -386,7 +405,7 @@ def retire(entry: dict, root: Path, config: VectorConfig, keep: tuple[str, str] 
             client.drop_collection(entry["collection"])
     except Exception as exc:  # noqa: BLE001 - leftovers are harmless; say so and go on
         log.warning("could not drop the old Milvus collection %s at %s: %s", entry.get("collection"), uri,
-                    _first_line(exc))
+                    first_line(exc))
 
 
 def connect(uri: str, token: str = ""):
@@ -404,7 +423,7 @@ def connect(uri: str, token: str = ""):
             return MilvusClient(uri=uri, token=token, timeout=30)
     except MilvusException as exc:
         where = f"the milvus-lite file {uri}" if uri.endswith(".db") else f"Milvus at {uri}"
-        raise VectorStoreUnavailable(f"cannot open {where}: {_first_line(exc)}; check QA_MILVUS_URI "
+        raise VectorStoreUnavailable(f"cannot open {where}: {first_line(exc)}; check QA_MILVUS_URI "
                                      "(and that the server is running)") from None
 
 
@@ -461,8 +480,3 @@ def _row(key: int, vector: np.ndarray, meta: ChunkMeta) -> dict:
         raise ValueError(f"article id {meta.article_id[:40]!r}... is longer than {MAX_ARTICLE_ID} characters")
     return {"id": key, "vector": vector.tolist(), "article_id": meta.article_id, "day": meta.day,
             "source": (meta.source or "").lower()[:MAX_TEXT], "url": (meta.url or "").lower()[:MAX_TEXT]}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
