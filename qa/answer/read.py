@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from qa.answer.decode import SpanCandidate, confidence, decode
-from qa.util.onnx import check_runtime
+from qa.util.onnx import Runtime, check_runtime, load_model
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ class Reader:
         null_threshold: float | None = None,
         batch_size: int = 32,
         top_n: int = 20,
-        runtime: str = "onnx-int8",
+        runtime: Runtime = "onnx-int8",
         threads: int | None = None,
     ) -> None:
         self.model_path = str(model_path)
@@ -291,7 +291,7 @@ class Reader:
         self.null_threshold = null_threshold
         self.batch_size = batch_size
         self.top_n = top_n
-        self.runtime = check_runtime(runtime)  # onnx-int8 | onnx | torch (exact fp32) | torch-int8
+        self.runtime: Runtime = check_runtime(runtime)  # torch is exact fp32
         self.threads = threads
         self._model: Any = None  # a QAModel: (ids, mask, types) -> start and end logits
         self._tokenizer = None
@@ -332,10 +332,8 @@ class Reader:
         self.verifier = VerifierModel.load(path) if path.exists() else None
         log.info("loading reader from %s (%s)", path, self.runtime)
         self._tokenizer = load_tokenizer(path)  # tokenizer.json read without transformers (and torch)
-        if self.runtime.startswith("onnx") and path.is_dir():
-            self._model = OnnxQA.load(path, int8=self.runtime == "onnx-int8", threads=self.threads)
-        else:  # torch, or a hub name (nothing on disk to export from)
-            self._model = TorchQA.load(str(path), int8=self.runtime.endswith("int8"))
+        self._model = load_model(self.runtime, path, onnx=lambda p, int8: OnnxQA.load(p, int8, self.threads),
+                                 torch=TorchQA.load)
 
     def read(self, question: str, passages: list[str]) -> ReadResult:
         return self.read_many([(question, passages)])[0]

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.util.onnx import EMBED_RUNTIMES, auto_embed_runtime, check_runtime
+from qa.util.onnx import EMBED_RUNTIMES, EmbedRuntime, Runtime, auto_embed_runtime, check_runtime, load_model
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,13 @@ EMBED_FP32_NODES: tuple[str, ...] = ()
 class Embedder:
     """Encodes texts to unit vectors; the model loads on first use (or ``warm_up``), from disk only."""
 
-    def __init__(self, model_path: str, batch_size: int = 64, device: str = "cpu", runtime: str = "auto",
+    def __init__(self, model_path: str, batch_size: int = 64, device: str = "cpu", runtime: EmbedRuntime = "auto",
                  threads: int | None = None) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
         self.device = device
         runtime = check_runtime(runtime, EMBED_RUNTIMES)
-        self.runtime = auto_embed_runtime() if runtime == "auto" else runtime  # auto: int8 where the CPU is fast at it
+        self.runtime: Runtime = auto_embed_runtime() if runtime == "auto" else runtime  # auto: int8 where the CPU is fast at it
         self.threads = threads
         self._model: Any = None  # a SentenceTransformer (torch) or an _OnnxEncoder
 
@@ -54,14 +54,17 @@ class Embedder:
     def model(self) -> Any:
         if self._model is None:
             log.info("loading embedder from %s (%s)", self.model_path, self.runtime)
-            if self.runtime == "torch" or not Path(self.model_path).is_dir():
-                from sentence_transformers import SentenceTransformer
-
-                self._model = SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
-            else:
-                self._model = _OnnxEncoder.load(Path(self.model_path), int8=self.runtime == "onnx-int8",
-                                                threads=self.threads)
+            self._model = load_model(self.runtime, self.model_path, onnx=self._load_onnx, torch=self._load_torch)
         return self._model
+
+    def _load_onnx(self, path: Path, int8: bool) -> Any:
+        return _OnnxEncoder.load(path, int8=int8, threads=self.threads)
+
+    def _load_torch(self, path: str, int8: bool) -> Any:
+        """sentence-transformers itself (fp32: the embedder has no torch int8)."""
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
 
     def warm_up(self) -> None:
         """Load the model now, so the first batch (or question) does not pay for it."""

@@ -21,14 +21,16 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, get_args
 
 log = logging.getLogger(__name__)
 
 EXPORT_RECIPE = "1"  # bump when export or quantization settings change: old cache files stop matching
 OPSET = 17
-RUNTIMES = ("onnx-int8", "onnx", "torch", "torch-int8")  # the reader's
-EMBED_RUNTIMES = ("auto", "onnx-int8", "onnx", "torch")  # the embedder's (torch: sentence-transformers itself)
+Runtime = Literal["onnx-int8", "onnx", "torch", "torch-int8"]  # what runs a model: the reader may use each
+EmbedRuntime = Literal["auto", "onnx-int8", "onnx", "torch"]  # the embedder's (torch: sentence-transformers itself)
+RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
+EMBED_RUNTIMES: tuple[EmbedRuntime, ...] = get_args(EmbedRuntime)
 INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # x86 instructions that make int8 matmuls fast
 
 
@@ -38,6 +40,20 @@ def check_runtime(name: str, allowed: tuple[str, ...] = RUNTIMES) -> str:
     if value not in allowed:
         raise ValueError(f"unknown runtime {name!r}: expected one of {', '.join(allowed)}")
     return value
+
+
+M = TypeVar("M")
+
+
+def load_model(runtime: Runtime, path: str | Path, onnx: Callable[[Path, bool], M],
+               torch: Callable[[str, bool], M]) -> M:
+    """The one runtime dispatch for our models (as sentence-transformers' backend loader):
+    ``onnx(folder, int8)`` for an ONNX runtime when ``path`` is a folder to export from, else
+    ``torch(path, int8)`` (a torch runtime, or a hub name with nothing on disk to export)."""
+    path = Path(path)
+    if runtime.startswith("onnx") and path.is_dir():
+        return onnx(path, runtime == "onnx-int8")
+    return torch(str(path), runtime.endswith("int8"))
 
 
 def cpu_flags() -> set[str] | None:
@@ -64,7 +80,7 @@ def fast_int8() -> bool:
     return any(flag in flags for flag in INT8_DOT_FLAGS)
 
 
-def auto_embed_runtime(index_fingerprint: str | None = None) -> str:
+def auto_embed_runtime(index_fingerprint: str | None = None) -> Runtime:
     """``auto``: the precision of the index when there is one (its vectors and the questions' must
     match), else int8 on a CPU with fast int8, fp32 ONNX on one without."""
     if index_fingerprint:
