@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -186,10 +187,10 @@ class Filters:
 
 
 def _iso_date(value: str, name: str) -> str:
-    try:
-        return _dt.date.fromisoformat(value[:10]).isoformat()
-    except ValueError:
-        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+    day = article_day(value)
+    if day is None:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
+    return day
 
 
 def article_day(date: str | None) -> str | None:
@@ -200,3 +201,15 @@ def article_day(date: str | None) -> str | None:
         return _dt.date.fromisoformat(date[:10]).isoformat()
     except ValueError:
         return None
+
+
+_STRICT_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def strict_day(text: str) -> str:
+    """A day a person typed (a flag, a date box): exactly YYYY-MM-DD around spaces, and a real
+    day; else a bare ``ValueError`` (the caller says which field and what to write)."""
+    text = text.strip()
+    if not _STRICT_DAY.fullmatch(text):
+        raise ValueError(text)
+    return _dt.date.fromisoformat(text).isoformat()

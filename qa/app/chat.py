@@ -7,7 +7,6 @@ an article can never inject markup into the page; only the highlight, the links 
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import logging
 import re
@@ -18,7 +17,7 @@ from qa.answer.conversation import Conversation
 from qa.answer.excerpt import excerpt
 from qa.store.index import IndexBusy
 from qa.answer.pipeline import IndexOverview, Pipeline, clean_question
-from qa.types import Answer, Citation, Filters, Finding
+from qa.types import Answer, Citation, Filters, Finding, strict_day
 from qa.app.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, save_uploads
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,6 @@ SHOWN_QUESTION_CHARS = 600  # a longer question is shown shortened in the chat (
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>$'\"])")  # and quotes, for attribute values
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def escape(text: str) -> str:
@@ -219,9 +217,7 @@ def parse_date(text: str | None, label: str) -> str | None:
     if not text:
         return None
     try:
-        if not _DATE.fullmatch(text):
-            raise ValueError
-        return dt.date.fromisoformat(text).isoformat()
+        return strict_day(text)
     except ValueError:
         raise ValueError(f"“{shorten(text, 40)}” in {label} is not a date: write it as YYYY-MM-DD, "
                          "for example 2024-11-13.") from None

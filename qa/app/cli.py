@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import sys
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -218,18 +217,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def parse_day(value: str, flag: str) -> str:
     """A strict YYYY-MM-DD day, or a ValueError that names the flag and shows the expected form."""
-    value = value.strip()
+    from qa.types import strict_day
+
     try:
-        if not _DAY.fullmatch(value):
-            raise ValueError
-        return date.fromisoformat(value).isoformat()
+        return strict_day(value)
     except ValueError:
-        raise ValueError(f"{flag} {value!r} is not a date: use YYYY-MM-DD, e.g. 2024-11-13") from None
+        raise ValueError(f"{flag} {value.strip()!r} is not a date: use YYYY-MM-DD, e.g. 2024-11-13") from None
 
 
 def parse_filters(since: str | None, until: str | None, sources: list[str] | None) -> Filters | None:

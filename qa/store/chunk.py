@@ -8,6 +8,7 @@ on a boundary is whole in at least one chunk.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -22,7 +23,20 @@ _ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Gen|Col|Lt|Sgt|Capt|Go
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text`` (whitespace between them excluded)."""
+    """Character spans of the sentences of ``text`` (whitespace between them excluded).
+
+    Remembered for the last passages split: answering one question splits the same passages for
+    its findings, confidence, yes/no evidence and excerpts. The chunker splits whole articles
+    with ``_split_sentences``, past the cache."""
+    return list(_remembered_sentences(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_sentences(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(_split_sentences(text))
+
+
+def _split_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _SENT_END.finditer(text):
@@ -101,7 +115,7 @@ class Chunker:
 
     def _units(self, text: str) -> list[tuple[int, int, int]]:
         """(start, end, tokens) of sentences, long ones cut to fit the cap."""
-        spans = split_sentences(text)
+        spans = _split_sentences(text)
         if not spans:
             return []
         enc = self.tokenizer(
