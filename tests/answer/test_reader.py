@@ -1,4 +1,5 @@
-"""The shipped reader, loaded from the repo offline, on hand-written text."""
+"""The shipped reader, loaded from the repo offline, on hand-written text (``slow``: real weights;
+the reader's own logic, on a fake model, is in ``test_read_windows.py``)."""
 
 import json
 import os
@@ -32,6 +33,7 @@ def test_shipped_model_is_small_and_self_describing(reader_path):
     assert (reader_path / "README.md").read_text().count("CC BY-SA 4.0") >= 1
 
 
+@pytest.mark.slow
 def test_loads_offline_with_stored_threshold(reader, reader_path):
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     meta = json.loads((reader_path / READER_META).read_text())
@@ -47,6 +49,7 @@ def test_loads_offline_with_stored_threshold(reader, reader_path):
         ("Where did the bakery move in 2019?", "railway station"),
     ],
 )
+@pytest.mark.slow
 def test_answers_hand_written_paragraph(reader, question, expected):
     res = reader.read(question, [PARAGRAPH])
     assert res.has_answer, f"refused: margin {res.margin:.2f} <= {res.threshold:.2f}"
@@ -56,6 +59,7 @@ def test_answers_hand_written_paragraph(reader, question, expected):
     assert PARAGRAPH[best.start : best.end] == res.span_text()
 
 
+@pytest.mark.slow
 def test_answer_found_in_the_right_passage_among_several(reader):
     other = "The city council met on Tuesday to discuss parking fees and street lighting."
     res = reader.read("Who founded the bakery?", [other, PARAGRAPH])
@@ -63,6 +67,7 @@ def test_answer_found_in_the_right_passage_among_several(reader):
     assert "Maria Rossi" in res.span_text()
 
 
+@pytest.mark.slow
 def test_long_passage_is_read_in_strided_windows(reader):
     filler = " ".join(f"Council item {i} concerned road repairs in district {i}." for i in range(60))
     text = filler + " " + PARAGRAPH
@@ -71,6 +76,7 @@ def test_long_passage_is_read_in_strided_windows(reader):
     assert text[res.best.start : res.best.end] == res.span_text()
 
 
+@pytest.mark.slow
 def test_no_passages_means_no_answer(reader):
     res = reader.read("Who founded the bakery?", [])
     assert not res.has_answer and res.span_text() == ""
@@ -82,6 +88,7 @@ NEGATED = (
 )
 
 
+@pytest.mark.slow
 def test_negated_distractor_is_not_the_answer(reader, tmp_path, seed_settings):
     """The reader may score the denied span highly; the answer given (the pipeline's findings) never is it."""
     from qa.answer.pipeline import Pipeline
@@ -114,6 +121,7 @@ AGREEMENT_QUESTIONS = [
 
 
 @pytest.mark.parametrize("runtime", ["onnx-int8", "onnx", "torch-int8"])
+@pytest.mark.slow
 def test_other_runtimes_agree_with_the_exact_fp32_reader(reader_path, runtime):
     """Same best span, same answer/refusal decision, margins close: int8 is the same reader, cheaper."""
     exact = Reader(reader_path, runtime="torch")
@@ -131,6 +139,7 @@ def test_other_runtimes_agree_with_the_exact_fp32_reader(reader_path, runtime):
             assert b.has_answer == a.has_answer, (runtime, question)
 
 
+@pytest.mark.slow
 def test_onnx_copy_is_cached_by_content(reader_path, tmp_path, monkeypatch):
     """Exported once, reused after; a changed model gets its own file, never a stale one."""
     import shutil
@@ -151,6 +160,7 @@ def test_onnx_copy_is_cached_by_content(reader_path, tmp_path, monkeypatch):
     assert len(list(cache_dir().glob("reader-*.onnx"))) == 2
 
 
+@pytest.mark.slow
 def test_unwritable_cache_still_answers(reader_path, tmp_path, monkeypatch):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
@@ -174,6 +184,7 @@ LONG_QUESTIONS = ["Who founded the bakery?", "What is Beijing pushing Pakistan t
 
 
 @pytest.mark.parametrize("max_length, stride", [(256, 96), (128, 32), (384, 128)])
+@pytest.mark.slow
 def test_tokenizers_windows_match_transformers(reader_path, max_length, stride):
     """The reader's answer offsets come from the windows' offset mapping: stride, overflow, offsets,
     sequence ids and the question cut must be the same with either tokenizer, token for token."""
@@ -195,6 +206,7 @@ def test_tokenizers_windows_match_transformers(reader_path, max_length, stride):
         [tuple(o) for o in row] for row in a["offset_mapping"]]
 
 
+@pytest.mark.slow
 def test_reader_decodes_the_same_with_either_tokenizer(reader_path):
     """Same spans, scores and decisions when the default (tokenizers) path reads as transformers would."""
     from transformers import AutoTokenizer
