@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from qa.store.chunk import Chunker
-from qa.store.distributed import LocalPreparer, Preparer
 from qa.store.embed import Embedder
 from qa.store.index import (FORMAT_VERSION, ArticleMeta, IndexCorrupt, IndexData, IndexStore, VectorUpdate,
                             lexical_text)
+from qa.store.prepare import LocalPreparer, Prepared, Preparer
 from qa.ingest import IngestReport, ingest_summary, plural
 from qa.types import Article, Chunk
 
@@ -129,14 +129,7 @@ class Indexer:
     def _run(self, paths: list[str | Path], progress: bool, prune: bool) -> IndexReport:
         t0 = time.time()
         manifest = self.store.manifest()
-        reason = self.stale_reason(manifest)
-        old: IndexData | None = None
-        if manifest is not None and not reason:
-            try:
-                self.store.verify(full=False)  # damaged files: rebuild, as for changed settings
-                old = self.store.load()  # a vector store that lost the version's collection counts as damage too
-            except IndexCorrupt as exc:
-                reason = f"the index was damaged ({exc.detail})"
+        old, reason = self._extendable(manifest)
         paths = list(paths)
         earlier = _earlier_paths(manifest, paths) if reason else []
         if reason:
@@ -159,12 +152,7 @@ class Indexer:
         fate = _fates(old.articles.values() if old else [], new_ids, ingested, _base_dirs(manifest))
         pruned = fate["vanished"] if prune else []
         kept = fate["kept"] + ([] if prune else fate["vanished"])
-        report.found = len(articles)
-        report.added = len(new_ids - old_ids)
-        report.kept, report.vanished = len(kept), 0 if prune else len(fate["vanished"])
-        report.replaced, report.pruned = len(fate["replaced"]), len(pruned)
-        report.removed = report.replaced + report.pruned
-        report.articles = report.found + report.kept
+        _count_articles(report, len(articles), len(new_ids - old_ids), fate, prune)
         renamed = old is not None and any(
             a.id in old.articles and old.articles[a.id] != _meta(a, old.articles[a.id].chunks) for a in articles
         )  # same content under a new path, title or date: rewrite metadata, embed nothing
@@ -175,22 +163,8 @@ class Indexer:
             return report
         if pruned:
             _announce_prune(pruned)
-
-        # Reuse vectors of articles the old index already has; embed the rest (and any kept chunk
-        # whose vector a shared store lost: from its stored text, as it was embedded before).
-        kept_chunks, kept_rows = _carried_over(old, (new_ids & old_ids) | {m.id for m in kept})
-        lost = set(drift.missing.tolist()) if drift else set()
-        redo = [c for c, r in zip(kept_chunks, kept_rows) if r in lost]
-        kept_chunks, kept_rows = ([c for c, r in zip(kept_chunks, kept_rows) if r not in lost],
-                                  [r for r in kept_rows if r not in lost])
-        fresh_chunks = redo + prepared.chunks
-        fresh_vecs = prepared.vectors
-        log.info("embedded %d chunks of %d new articles%s", len(prepared.chunks), report.added,
-                 f"; embedding {len(redo)} lost by the vector store" if redo else "")
-        if redo:  # a rare repair: here, whichever preparer read the files
-            titles = {a.id: a.title for a in articles} | {m.id: m.title for m in kept}
-            redo_vecs = self.embedder.encode([lexical_text(titles.get(c.article_id, ""), c.text) for c in redo])
-            fresh_vecs = np.vstack([redo_vecs, fresh_vecs]) if len(fresh_vecs) else redo_vecs
+        kept_chunks, kept_rows, fresh_chunks, fresh_vecs = self._rows(
+            old, prepared, articles, kept, (new_ids & old_ids) | {m.id for m in kept}, drift, report.added)
         dim = fresh_vecs.shape[1] if len(fresh_vecs) else (old.dense.dim if old is not None else self.embedder.dim)
         chunks = kept_chunks + fresh_chunks
         vectors = (VectorUpdate(old, kept_rows, fresh_vecs.reshape(-1, dim)) if old is not None
@@ -205,6 +179,37 @@ class Indexer:
         self.store.write(self._manifest(paths, manifest, metas, report, dim), metas, chunks, vectors)
         report.seconds = time.time() - t0
         return report
+
+    def _extendable(self, manifest: dict | None) -> tuple[IndexData | None, str]:
+        """The current version to build on, or None and why it must be rebuilt ('' for no index)."""
+        reason = self.stale_reason(manifest)
+        if manifest is None or reason:
+            return None, reason
+        try:
+            self.store.verify(full=False)  # damaged files: rebuild, as for changed settings
+            return self.store.load(), ""  # a vector store that lost the version's collection counts as damage too
+        except IndexCorrupt as exc:
+            return None, f"the index was damaged ({exc.detail})"
+
+    def _rows(self, old: IndexData | None, prepared: Prepared, articles: list, kept: list[ArticleMeta],
+              reuse_ids: set[str], drift, added: int) -> tuple[list[Chunk], list[int], list[Chunk], np.ndarray]:
+        """(carried chunks, their rows in ``old``, fresh chunks, their vectors): vectors of the
+        articles ``reuse_ids`` the old index already has are reused; the rest were embedded by the
+        preparer, and any carried chunk whose vector a shared store lost is embedded again from its
+        stored text (as it was embedded before)."""
+        kept_chunks, kept_rows = _carried_over(old, reuse_ids)
+        lost = set(drift.missing.tolist()) if drift else set()
+        redo = [c for c, r in zip(kept_chunks, kept_rows) if r in lost]
+        kept_chunks, kept_rows = ([c for c, r in zip(kept_chunks, kept_rows) if r not in lost],
+                                  [r for r in kept_rows if r not in lost])
+        fresh_vecs = prepared.vectors
+        log.info("embedded %d chunks of %d new articles%s", len(prepared.chunks), added,
+                 f"; embedding {len(redo)} lost by the vector store" if redo else "")
+        if redo:  # a rare repair: here, whichever preparer read the files
+            titles = {a.id: a.title for a in articles} | {m.id: m.title for m in kept}
+            redo_vecs = self.embedder.encode([lexical_text(titles.get(c.article_id, ""), c.text) for c in redo])
+            fresh_vecs = np.vstack([redo_vecs, fresh_vecs]) if len(fresh_vecs) else redo_vecs
+        return kept_chunks, kept_rows, redo + prepared.chunks, fresh_vecs
 
     def _manifest(self, paths, old: dict | None, metas: list[ArticleMeta], report: IndexReport, dim: int) -> dict:
         ids = "\n".join(sorted(m.id for m in metas))
@@ -241,6 +246,18 @@ def _key(source: str) -> str:
     """A source with its file made absolute, so 'corpus/a.txt' and '<repo>/corpus/a.txt' match."""
     file = source_file(source)
     return os.path.abspath(file) + source[len(file):]
+
+
+def _count_articles(report: IndexReport, found: int, added: int, fate: dict[str, list[ArticleMeta]],
+                   prune: bool) -> None:
+    """The report's article counts: found by this run, added, kept, vanished, replaced, pruned."""
+    vanished = len(fate["vanished"])
+    report.found = found
+    report.added = added
+    report.kept, report.vanished = len(fate["kept"]) + (0 if prune else vanished), 0 if prune else vanished
+    report.replaced, report.pruned = len(fate["replaced"]), vanished if prune else 0
+    report.removed = report.replaced + report.pruned
+    report.articles = report.found + report.kept
 
 
 def _fates(old: Iterable[ArticleMeta], new_ids: set[str], ingested: IngestReport,

@@ -10,7 +10,7 @@ import pytest
 
 from qa.ingest import load_articles
 from qa.store.chunk import Chunker
-from qa.store.distributed import LocalPreparer, chunk_texts
+from qa.store.prepare import LocalPreparer, chunk_texts
 from qa.store.embed import Embedder
 
 TEXTS = [
