@@ -11,6 +11,7 @@ import html
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 from qa.config import Settings
 from qa.answer.conversation import Conversation
@@ -292,73 +293,143 @@ def _note(text: str, cls: str = "qa-note") -> str:
     return f"<p class='{cls}'>{escape(text)}</p>"
 
 
+def _overview(pipeline: Pipeline) -> IndexOverview | None:
+    """What the status line and date hints describe; None without a (readable) index."""
+    try:
+        return pipeline.overview()
+    except FileNotFoundError:  # no index yet
+        return None
+    except Exception:
+        log.exception("reading the index failed")
+        return None
+
+
+def _source_choices(pipeline: Pipeline) -> list[tuple[str, str]]:
+    try:
+        return list(pipeline.source_choices())
+    except FileNotFoundError:
+        return []
+    except Exception:
+        log.exception("listing sources failed")
+        return []
+
+
+def _date_hints(ov: IndexOverview | None) -> tuple[str, str]:
+    lo, hi = (ov.earliest, ov.latest) if ov else (None, None)
+    return (f"earliest article: {lo}" if lo else "no dated articles"), (
+        f"latest article: {hi}" if hi else "no dated articles")
+
+
+def answer_turn(pipeline: Pipeline, message: str, history: list, conv, since: str, until: str, chosen: list):
+    """One question from the page: (what stays in the box, the history with the new bubbles, the
+    conversation). A bad date or question is its own bubble and stays in the box to be fixed."""
+    history = list(history or [])
+    question = (message or "").strip()
+    if conv is None:
+        conv = Conversation()
+    if not question:
+        if not history or _text_of(history[-1]) != _note(EMPTY_QUESTION):  # not twice in a row
+            history.append({"role": "assistant", "content": _note(EMPTY_QUESTION)})
+        return "", history, conv
+    try:
+        filters = make_filters(since, until, chosen)
+        clean_question(question)  # our own check: its message is for the user
+    except ValueError as e:  # keep the question in the box so it can be asked once fixed
+        text = str(e)
+        text = text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+        history.append({"role": "assistant", "content": _note(text, "qa-error")})  # its own bubble
+        return message, history, conv
+    shown = escape(shorten(question, SHOWN_QUESTION_CHARS))
+    if len(question) > SHOWN_QUESTION_CHARS:
+        shown += f" <small>({len(question):,} characters)</small>"
+    history.append({"role": "user", "content": shown})
+    try:
+        answer = pipeline.ask(question, filters=filters, conversation=conv)
+        reply = render(answer, asked=question, follows=answer.follows)
+    except Exception:  # logged for the operator; the user gets a plain message, never a traceback
+        log.exception("question failed: %r", question[:200])
+        reply = _note(FAILED, "qa-error")
+    history.append({"role": "assistant", "content": reply})
+    return "", history, conv
+
+
+def save_and_index(pipeline: Pipeline, files, progress) -> tuple[str, str]:
+    """Dropped files saved to the uploads folder and indexed: (the upload box's message as HTML,
+    what the index run changed, for the status line)."""
+    folder = upload_dir(pipeline.settings)
+    progress(0, desc="Saving files")
+    try:
+        report = save_uploads(files, folder)
+    except Exception:
+        log.exception("saving uploads failed")
+        return _note("The files could not be saved; see the server log.", "qa-error"), ""
+    msg = report.summary()
+    note = ""
+    if report.saved:
+        progress(0.05, desc="Indexing the new articles")
+        one = len(report.saved) == 1
+        try:
+            note = plain_report(pipeline.index([folder], progress=True))  # adds and updates only
+            msg += " It is indexed and searchable now." if one else " They are indexed and searchable now."
+        except IndexBusy as e:
+            msg += (f" {'It is' if one else 'They are'} saved but not indexed yet: {e}. "
+                    "Press \"Re-index articles\" when it is done.")
+        except Exception:
+            log.exception("indexing uploads failed")
+            msg += " Indexing failed; see the server log."
+    return _note(msg, "qa-error" if report.rejected and not report.stored else "qa-note"), note
+
+
+def _layout(gr) -> SimpleNamespace:
+    """The page's components, made inside the caller's ``gr.Blocks``."""
+    ui = SimpleNamespace()
+    ui.conv = gr.State(None)  # one Conversation per browser session, made on the first question
+    gr.Markdown("## News QA\nAsk a question; the answer is quoted from the articles, with its source.",
+                elem_id="title")
+    ui.status_md = gr.Markdown("", elem_id="index-status")
+    # Each message its own bubble (a note never lands inside the previous answer); no scrolling to
+    # the end of a long answer (SCROLL_TO_ANSWER shows its start); only the copy buttons.
+    ui.chatbot = gr.Chatbot(label="Answers", show_label=False, height=520, sanitize_html=True, elem_id="chat",
+                            group_consecutive_messages=False, autoscroll=False, buttons=["copy"])
+    with gr.Row(elem_id="ask-row", equal_height=True):
+        ui.box = gr.Textbox(placeholder="e.g. What did Pakistan agree to?", show_label=False, scale=8,
+                            elem_id="question", autofocus=True, max_lines=8)
+        ui.send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+    with gr.Row(elem_id="filters"):
+        ui.since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", max_lines=1, min_width=140, elem_id="since")
+        ui.until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", max_lines=1, min_width=140, elem_id="until")
+        ui.chosen = gr.Dropdown(choices=[], value=[], multiselect=True, label="Sources", scale=2,
+                                min_width=200, elem_id="sources", info="all when none is chosen")
+    gr.Markdown("Examples (click to ask):", elem_id="examples-label")
+    with gr.Row(elem_id="examples"):
+        ui.example_buttons = [gr.Button(q, size="sm", elem_classes=["qa-example"]) for q in EXAMPLES]
+    kinds = ".txt, .md, .html, .json, .jsonl, .jsonl.gz"
+    ui.files = gr.File(label=f"Add articles: drop {kinds} files (up to {MAX_UPLOAD_FILES} at a time, "
+                             f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each)",
+                       file_count="multiple", elem_id="upload")
+    ui.upload_md = gr.Markdown("", elem_id="upload-status")
+    ui.refresh = gr.Button("Re-index articles", size="sm", elem_id="reindex")
+    return ui
+
+
 def build_app(pipeline: Pipeline):
     """The chat's page. What describes the index (status line, date hints, Sources) is computed when a
     page loads, and the pipeline checks the index version before each question, so every tab sees
     what a `qa index` in another process, an upload or a re-index did."""
     import gradio as gr
 
-    def overview() -> IndexOverview | None:
-        try:
-            return pipeline.overview()
-        except FileNotFoundError:  # no index yet
-            return None
-        except Exception:
-            log.exception("reading the index failed")
-            return None
-
-    def choices() -> list[tuple[str, str]]:
-        try:
-            return list(pipeline.source_choices())
-        except FileNotFoundError:
-            return []
-        except Exception:
-            log.exception("listing sources failed")
-            return []
-
-    def hints(ov: IndexOverview | None) -> tuple[str, str]:
-        lo, hi = (ov.earliest, ov.latest) if ov else (None, None)
-        return (f"earliest article: {lo}" if lo else "no dated articles"), (
-            f"latest article: {hi}" if hi else "no dated articles")
-
     def page(note: str = ""):
         """Status line, date hints and Sources for the index as it is now."""
-        ov = overview()
-        lo, hi = hints(ov)
-        return status_line(ov, note), gr.Textbox(info=lo), gr.Textbox(info=hi), gr.Dropdown(choices=choices())
+        ov = _overview(pipeline)
+        lo, hi = _date_hints(ov)
+        return (status_line(ov, note), gr.Textbox(info=lo), gr.Textbox(info=hi),
+                gr.Dropdown(choices=_source_choices(pipeline)))
 
     def refresh_page():
         return page()
 
     def respond(message: str, history: list, conv, since: str, until: str, chosen: list):
-        history = list(history or [])
-        question = (message or "").strip()
-        if conv is None:
-            conv = Conversation()
-        if not question:
-            if not history or _text_of(history[-1]) != _note(EMPTY_QUESTION):  # not twice in a row
-                history.append({"role": "assistant", "content": _note(EMPTY_QUESTION)})
-            return "", history, conv
-        try:
-            filters = make_filters(since, until, chosen)
-            clean_question(question)  # our own check: its message is for the user
-        except ValueError as e:  # keep the question in the box so it can be asked once fixed
-            text = str(e)
-            text = text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
-            history.append({"role": "assistant", "content": _note(text, "qa-error")})  # its own bubble
-            return message, history, conv
-        shown = escape(shorten(question, SHOWN_QUESTION_CHARS))
-        if len(question) > SHOWN_QUESTION_CHARS:
-            shown += f" <small>({len(question):,} characters)</small>"
-        history.append({"role": "user", "content": shown})
-        try:
-            answer = pipeline.ask(question, filters=filters, conversation=conv)
-            reply = render(answer, asked=question, follows=answer.follows)
-        except Exception:  # logged for the operator; the user gets a plain message, never a traceback
-            log.exception("question failed: %r", question[:200])
-            reply = _note(FAILED, "qa-error")
-        history.append({"role": "assistant", "content": reply})
-        return "", history, conv
+        return answer_turn(pipeline, message, history, conv, since, until, chosen)
 
     def reindex(progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's way to ask for progress)
         progress(0, desc="Re-indexing")
@@ -376,70 +447,24 @@ def build_app(pipeline: Pipeline):
     def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
         if not files:
             return ("", *page(), None)
-        folder = upload_dir(pipeline.settings)
-        progress(0, desc="Saving files")
-        try:
-            report = save_uploads(files, folder)
-        except Exception:
-            log.exception("saving uploads failed")
-            return (_note("The files could not be saved; see the server log.", "qa-error"), *page(), None)
-        msg = report.summary()
-        note = ""
-        if report.saved:
-            progress(0.05, desc="Indexing the new articles")
-            one = len(report.saved) == 1
-            try:
-                note = plain_report(pipeline.index([folder], progress=True))  # adds and updates only
-                msg += " It is indexed and searchable now." if one else " They are indexed and searchable now."
-            except IndexBusy as e:
-                msg += (f" {'It is' if one else 'They are'} saved but not indexed yet: {e}. "
-                        "Press \"Re-index articles\" when it is done.")
-            except Exception:
-                log.exception("indexing uploads failed")
-                msg += " Indexing failed; see the server log."
-        return (_note(msg, "qa-error" if report.rejected and not report.stored else "qa-note"), *page(note), None)
+        message, note = save_and_index(pipeline, files, progress)
+        return (message, *page(note), None)
 
     with gr.Blocks(title="News QA") as demo:
-        conv = gr.State(None)  # one Conversation per browser session, made on the first question
-        gr.Markdown("## News QA\nAsk a question; the answer is quoted from the articles, with its source.",
-                    elem_id="title")
-        status_md = gr.Markdown("", elem_id="index-status")
-        # Each message its own bubble (a note never lands inside the previous answer); no scrolling to
-        # the end of a long answer (SCROLL_TO_ANSWER shows its start); only the copy buttons.
-        chatbot = gr.Chatbot(label="Answers", show_label=False, height=520, sanitize_html=True, elem_id="chat",
-                             group_consecutive_messages=False, autoscroll=False, buttons=["copy"])
-        with gr.Row(elem_id="ask-row", equal_height=True):
-            box = gr.Textbox(placeholder="e.g. What did Pakistan agree to?", show_label=False, scale=8,
-                             elem_id="question", autofocus=True, max_lines=8)
-            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
-        with gr.Row(elem_id="filters"):
-            since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", max_lines=1, min_width=140, elem_id="since")
-            until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", max_lines=1, min_width=140, elem_id="until")
-            chosen = gr.Dropdown(choices=[], value=[], multiselect=True, label="Sources", scale=2,
-                                 min_width=200, elem_id="sources", info="all when none is chosen")
-        gr.Markdown("Examples (click to ask):", elem_id="examples-label")
-        with gr.Row(elem_id="examples"):
-            example_buttons = [gr.Button(q, size="sm", elem_classes=["qa-example"]) for q in EXAMPLES]
-        kinds = ".txt, .md, .html, .json, .jsonl, .jsonl.gz"
-        files = gr.File(label=f"Add articles: drop {kinds} files (up to {MAX_UPLOAD_FILES} at a time, "
-                              f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each)",
-                        file_count="multiple", elem_id="upload")
-        upload_md = gr.Markdown("", elem_id="upload-status")
-        refresh = gr.Button("Re-index articles", size="sm", elem_id="reindex")
-
-        index_view = [status_md, since, until, chosen]
+        ui = _layout(gr)
+        index_view = [ui.status_md, ui.since, ui.until, ui.chosen]
         demo.load(refresh_page, None, index_view, api_visibility="private", show_progress="hidden")
-        ask_io = {"fn": respond, "inputs": [box, chatbot, conv, since, until, chosen],
-                  "outputs": [box, chatbot, conv], "concurrency_id": "pipeline", "concurrency_limit": 1}
+        ask_io = {"fn": respond, "inputs": [ui.box, ui.chatbot, ui.conv, ui.since, ui.until, ui.chosen],
+                  "outputs": [ui.box, ui.chatbot, ui.conv], "concurrency_id": "pipeline", "concurrency_limit": 1}
         scroll = {"fn": None, "inputs": None, "outputs": None, "js": SCROLL_TO_ANSWER, "queue": False}
-        box.submit(**ask_io, api_name="ask").then(**scroll)  # the endpoint gradio_client calls (bench/chat_load.py)
-        send.click(**ask_io, api_visibility="private").then(**scroll)
-        for button, question in zip(example_buttons, EXAMPLES):
-            button.click(lambda q=question: q, None, box, queue=False, api_visibility="private").then(
+        ui.box.submit(**ask_io, api_name="ask").then(**scroll)  # the endpoint gradio_client calls (bench/chat_load.py)
+        ui.send.click(**ask_io, api_visibility="private").then(**scroll)
+        for button, question in zip(ui.example_buttons, EXAMPLES):
+            button.click(lambda q=question: q, None, ui.box, queue=False, api_visibility="private").then(
                 **ask_io, api_visibility="private").then(**scroll)
-        refresh.click(reindex, None, index_view, concurrency_id="pipeline", concurrency_limit=1)
-        files.upload(add_files, files, [upload_md, *index_view, files], concurrency_id="pipeline",
-                     concurrency_limit=1)
+        ui.refresh.click(reindex, None, index_view, concurrency_id="pipeline", concurrency_limit=1)
+        ui.files.upload(add_files, ui.files, [ui.upload_md, *index_view, ui.files], concurrency_id="pipeline",
+                        concurrency_limit=1)
     return demo
 
 

@@ -46,7 +46,8 @@ class Embedder:
         self.batch_size = batch_size
         self.device = device
         runtime = check_runtime(runtime, EMBED_RUNTIMES)
-        self.runtime: Runtime = auto_embed_runtime() if runtime == "auto" else runtime  # auto: int8 where the CPU is fast at it
+        # auto: int8 where the CPU is fast at it
+        self.runtime: Runtime = auto_embed_runtime() if runtime == "auto" else runtime
         self.threads = threads
         self._model: Any = None  # a SentenceTransformer (torch) or an _OnnxEncoder
 

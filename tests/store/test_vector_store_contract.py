@@ -279,7 +279,8 @@ def milvus_file(tmp_path_factory) -> Path:
 class TestMilvusStore(VectorStoreContract):
     @pytest.fixture
     def config(self, milvus_file) -> VectorConfig:
-        return VectorConfig(store="milvus", milvus_uri=str(milvus_file), milvus_collection=f"contract{next(_collections)}")
+        return VectorConfig(store="milvus", milvus_uri=str(milvus_file),
+                            milvus_collection=f"contract{next(_collections)}")
 
     def damage(self, store, version, entry):
         store._client().drop_collection(entry["collection"])  # dropped by hand, or another server
