@@ -242,8 +242,9 @@ class IndexStore:
             dense = open_store(version, entry, self.vectors, keys, metas)
         except UnreadableStore as exc:  # a damaged file, a collection gone: the store says which
             raise self._damaged(version, str(exc)) from exc
-        if not dense.shared and dense.count() != len(chunks):
-            raise self._damaged(version, f"{dense.count()} vectors in dense.faiss but {len(chunks)} chunks")
+        problem = dense.rows_problem(len(chunks))
+        if problem:
+            raise self._damaged(version, problem)
         if "dim" in manifest and dense.dim != int(manifest["dim"]):
             raise self._damaged(version, f"{dense.describe()} has {dense.dim}-dimensional vectors, "
                                          f"manifest says {manifest['dim']}")

@@ -234,6 +234,11 @@ class VectorStoreContract:
             open_store(version, entry, config, keys, metas).close()
         assert "\n" not in str(err.value)
 
+    def test_a_store_says_whether_it_can_hold_a_versions_rows(self, filled):
+        store, keys, _, _ = filled
+        assert store.rows_problem(len(keys)) == ""
+        assert bool(store.rows_problem(len(keys) + 1)) == (not store.shared)  # shared stores reconcile instead
+
     def test_drift_names_missing_and_extra_keys(self, filled):
         store, keys, _, _ = filled
         assert not store.drift(keys)

@@ -217,6 +217,14 @@ class VectorStore(ABC):
         """FAISS's name for ``count()``, for callers of the old ``IndexData.dense``."""
         return self.count()
 
+    def rows_problem(self, rows: int) -> str:
+        """Why this store cannot hold the vectors of a version of ``rows`` chunks ('' when it can):
+        a per-version store holds one vector a row; a shared one may differ (``drift`` repairs it)."""
+        if self.shared:
+            return ""
+        n = self.count()
+        return "" if n == rows else f"{n} vectors in the {self.kind} store but {rows} chunks"
+
     def drift(self, keys: np.ndarray) -> Drift:
         """Which of a version's ``keys`` this store lacks and how many it holds that are not among
         them; a count check first, the full key list only when the counts differ."""

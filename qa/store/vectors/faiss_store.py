@@ -343,6 +343,10 @@ class FaissVectorStore(VectorStore):
         self._order, self._articles = None, None
         self._allowed.clear()
 
+    def rows_problem(self, rows: int) -> str:
+        n = self.count()
+        return "" if n == rows else f"{n} vectors in {FILE} but {rows} chunks"
+
     def persist(self, version: Path) -> dict:
         import faiss
 
