@@ -12,14 +12,17 @@ decision. In order:
 3. ``qa.answer.findings.select``: a span whose sentence denies the question is
    never a finding; the best remaining one must clear the reader's no-answer
    threshold; other close spans become further findings.
-4. When a verifier ships with the reader, the first finding must also clear
-   its cut-off on the calibrated probability, which is the confidence shown.
+4. When an end-to-end calibrator ships with the reader (``qa.answer.calibrate``),
+   its probability is the confidence shown and every finding must clear its
+   cut-off; else, when a verifier ships, the first finding must clear the
+   verifier's cut-off.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from qa.answer.calibrate import answer_features
 from qa.answer.decode import SpanCandidate, merge_overlaps
 from qa.answer.findings import FindingRules, LocatedSpan, locate, select
 from qa.answer.polar import best_sentence, evidence
@@ -56,13 +59,35 @@ def decide(question: str, passages: list[Passage], result: ReadResult | None,
     spans = locate(passages, merged, result.null_score)
     sel = select(spans, passages, question, threshold, rules, prefer_article)
 
-    def conf(s: LocatedSpan) -> float:
-        return result.probability(s.candidate)
+    everything = [(s.passage, result.span_text(s.candidate), s.margin) for s in spans]
 
-    if sel.findings and result.verifier is not None and conf(sel.findings[0]) <= result.verifier.cutoff:
-        # The verifier judges the best span unlikely to be right: refuse rather than guess.
-        sel.others = list(sel.findings) + list(sel.others)
-        sel.findings = []
+    def feats(s: LocatedSpan) -> list[float]:
+        return answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin,
+                               everything)
+
+    calibrator = getattr(result, "calibrator", None)
+    if calibrator is not None:
+        probs = {id(s): float(calibrator.probability(feats(s))[0]) for s in [*sel.findings, *sel.others[:5]]}
+
+        def conf(s: LocatedSpan) -> float:
+            return probs[id(s)]
+
+        # Every finding, the first and those from other articles alike, must clear the calibrated bar.
+        kept = [s for s in sel.findings if conf(s) > calibrator.cutoff]
+        dropped = [s for s in sel.findings if conf(s) <= calibrator.cutoff]
+        sel.findings, sel.others = kept, sorted([*dropped, *sel.others], key=lambda s: -s.margin)
+        for s in sel.others[:5]:
+            probs.setdefault(id(s), float(calibrator.probability(feats(s))[0]))
+    else:
+        def conf(s: LocatedSpan) -> float:
+            return result.probability(s.candidate)
+
+        if sel.findings and result.verifier is not None and conf(sel.findings[0]) <= result.verifier.cutoff:
+            # The verifier judges the best span unlikely to be right: refuse rather than guess.
+            sel.others = list(sel.findings) + list(sel.others)
+            sel.findings = []
+    top = sel.findings[0] if sel.findings else (sel.others[0] if sel.others else None)
+    top_features = feats(top) if top is not None else None
 
     alternatives = [
         {
@@ -89,6 +114,7 @@ def decide(question: str, passages: list[Passage], result: ReadResult | None,
             passages=passages,
             findings=findings,
             margin=sel.findings[0].margin,
+            features=top_features,
         )
     message = NO_ANSWER if passages else NO_ARTICLES
     if sel.denied and sel.denied[0].margin > threshold:
@@ -103,6 +129,7 @@ def decide(question: str, passages: list[Passage], result: ReadResult | None,
         alternatives=alternatives,
         passages=passages,
         margin=sel.others[0].margin if sel.others else None,
+        features=top_features,
     )
 
 

@@ -37,6 +37,7 @@ class ReadResult:
     texts: list[str] = field(default_factory=list)  # passage texts, for span text
     question: str = ""
     verifier: Any = None  # qa.answer.verify.VerifierModel stored with the reader, if any
+    calibrator: Any = None  # qa.answer.calibrate.Calibrator stored with the reader, if any
 
     @property
     def best(self) -> SpanCandidate | None:
@@ -296,6 +297,7 @@ class Reader:
         self._model: Any = None  # a QAModel: (ids, mask, types) -> start and end logits
         self._tokenizer = None
         self.verifier = None  # loaded with the model from verifier.json, when present
+        self.calibrator = None  # and from calibration.json
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **settings: Any) -> "Reader":
@@ -327,9 +329,11 @@ class Reader:
                 "`qa train-reader` or set QA_READER_MODEL to a QA model"
             )
         self._fill_defaults(read_meta(path))
+        from qa.answer.calibrate import Calibrator
         from qa.answer.verify import VerifierModel
 
         self.verifier = VerifierModel.load(path) if path.exists() else None
+        self.calibrator = Calibrator.load(path) if path.exists() else None
         log.info("loading reader from %s (%s)", path, self.runtime)
         self._tokenizer = load_tokenizer(path)  # tokenizer.json read without transformers (and torch)
         self._model = load_model(self.runtime, path, onnx=lambda p, int8: OnnxQA.load(p, int8, self.threads),
@@ -348,7 +352,8 @@ class Reader:
                 pair_c.append(text)
                 pair_owner.append((qi, pi))
         results = [
-            ReadResult([], float("inf"), self.null_threshold, texts=list(p), question=q, verifier=self.verifier)
+            ReadResult([], float("inf"), self.null_threshold, texts=list(p), question=q, verifier=self.verifier,
+                       calibrator=self.calibrator)
             for q, p in items
         ]
         if not pair_q:
@@ -388,5 +393,5 @@ class Reader:
             passage_of = [pair_owner[enc["overflow_to_sample_mapping"][w]][1] for w in ws]
             cands, null = decode(s, e, offs, cmask, passage_of, self.max_answer_tokens, self.top_n)
             results[qi] = ReadResult(cands, null, self.null_threshold, texts=list(items[qi][1]),
-                                     question=items[qi][0], verifier=self.verifier)
+                                     question=items[qi][0], verifier=self.verifier, calibrator=self.calibrator)
         return results

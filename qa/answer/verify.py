@@ -19,6 +19,7 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,8 @@ def features(question: str, passage: str, start: int, end: int, span_score: floa
 class VerifierModel:
     """Standardised logistic regression over ``FEATURES``; ``cutoff`` is the answer/refuse line."""
 
+    FILE: ClassVar[str] = VERIFIER_FILE
+    NAMES: ClassVar[tuple[str, ...]] = FEATURES
     names: list[str]
     mean: list[float]
     scale: list[float]
@@ -120,7 +123,7 @@ class VerifierModel:
         return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.coef) + self.intercept)))
 
     def save(self, folder: str | Path) -> Path:
-        path = Path(folder) / VERIFIER_FILE
+        path = Path(folder) / self.FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
@@ -129,23 +132,23 @@ class VerifierModel:
     @classmethod
     def load(cls, folder: str | Path) -> "VerifierModel | None":
         """The verifier stored beside a reader, or None (then the margin's sigmoid is used)."""
-        path = Path(folder) / VERIFIER_FILE
+        path = Path(folder) / cls.FILE
         if not path.exists():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
         model = cls(**data)
-        if tuple(model.names) != FEATURES:
-            raise ValueError(f"{path}: features {model.names} differ from this version's {list(FEATURES)}; "
-                             "refit it with `qa train-verifier`")
+        if tuple(model.names) != cls.NAMES:
+            raise ValueError(f"{path}: features {model.names} differ from this version's {list(cls.NAMES)}; "
+                             f"refit it (`qa train-verifier{' --end-to-end' if cls.FILE != VERIFIER_FILE else ''}`)")
         return model
 
 
-def fit(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> VerifierModel:
-    """Logistic regression (scikit-learn) on standardised features."""
+def fit(x: np.ndarray, y: np.ndarray, c: float = 1.0, model: type[VerifierModel] = VerifierModel) -> VerifierModel:
+    """Logistic regression (scikit-learn) on standardised features, as ``model`` (its ``NAMES`` in order)."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.asarray(x, dtype=np.float64)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
     lr = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
-    return VerifierModel(list(FEATURES), mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
+    return model(list(model.NAMES), mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))

@@ -32,6 +32,7 @@ PASSTHROUGH = {
     "train-reader": ("qa.training.reader", "train the extractive reader"),
     "synth-questions": ("qa.training.synth", "make cloze-style training questions from articles"),
     "train-verifier": ("qa.training.verifier", "fit the answer verifier (calibrated confidence) for a reader"),
+    "train-calibrator": ("qa.training.calibrator", "fit the end-to-end confidence for a reader on development data"),
 }
 
 

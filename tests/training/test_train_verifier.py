@@ -48,3 +48,19 @@ def test_fit_writes_the_verifier_and_the_reader_uses_it(tmp_path, reader_path):
     assert reader.verifier is not None
     res = reader.read("Who founded the bakery?", [ARTICLES["Bakery"][0]])
     assert res.verifier is reader.verifier and 0.0 < res.confidence < 1.0
+
+
+def test_calibrator_cutoff_and_set_metrics():
+    import numpy as np
+    import pytest
+
+    from qa.training.calibrator import best_cutoff, set_metrics
+
+    prob = np.array([0.95, 0.92, 0.3, 0.8])
+    passes = np.array([True, True, True, False])
+    f1a, f1r = np.array([1.0, 0.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0, 0.0])
+    # Giving only the first span is best: 0.92 and 0.3 are right to refuse, and 0.8 cannot pass its margin.
+    assert best_cutoff(prob, passes, f1a, f1r) == pytest.approx(0.92)
+    m = set_metrics(prob, passes & (prob > 0.5), np.array([1, 0, 0, 1]), f1a, f1r)
+    assert m["confident_answers"] == 2 and m["confident_wrong_share"] == 0.5 and m["answered"] == 2
+    assert m["f1"] == pytest.approx(100 * (1 + 0 + 1 + 0) / 4)

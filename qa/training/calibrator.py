@@ -1,0 +1,185 @@
+"""Fit the end-to-end confidence (``qa.answer.calibrate``) for a reader, on development data only.
+
+Run as ``qa train-calibrator [--reader models/reader]``. Each development set is
+asked end to end, as a user asks, over an index of all of its own articles:
+
+* ``squad``: ``../shared/data/squad/dev.json`` over an index of every dev article;
+* ``news``: the held-out fifth of ``../shared/data/qa_train/newsqa_train.json.gz``
+  (the stories Reader v3 never trains on) over an index of all its stories.
+
+Every answer's best span (shown or refused) becomes one row of features with the
+label "right" (answerable and span F1 >= 0.5, the event ``qa eval`` calibrates
+against). Quality is measured honestly by cross-fitting over two halves of each
+set's articles (fit on one half of both sets, score the other), next to the
+confidence the product showed before, on the same questions; then the shipped
+model is fitted on all rows, with the cut-off that maximises F1 over both sets,
+and written to ``calibration.json`` beside the reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("qa.training.calibrator")
+
+
+@dataclass
+class Rows:
+    """One development set asked end to end: features, labels and what the product showed."""
+
+    name: str
+    x: list[list[float]] = field(default_factory=list)
+    right: list[int] = field(default_factory=list)  # the best span is right
+    f1_answer: list[float] = field(default_factory=list)  # F1 if that span is given
+    f1_refuse: list[float] = field(default_factory=list)  # F1 if refused (1 for unanswerable)
+    before: list[float] = field(default_factory=list)  # the confidence shown without the calibrator
+    answered_before: list[bool] = field(default_factory=list)
+    passes_margin: list[bool] = field(default_factory=list)  # a span the margin threshold lets through
+    fold: list[int] = field(default_factory=list)
+    skipped: int = 0  # questions with no span at all (yes/no questions, every span a denial)
+
+
+def ask_set(name: str, path: str, held_out: bool, settings, reader_path: str, limit: int = 0) -> Rows:
+    """Ask a SQuAD-format set end to end over a temporary index of all its articles."""
+    from qa.answer.pipeline import Pipeline
+    from qa.evaluation.evaluate import held_out_only, load_questions, result_from_answer, write_context_corpus
+    from qa.evaluation.metrics import span_is_correct
+    from qa.evaluation.squad import max_over_golds
+
+    rows = Rows(name)
+    qset = load_questions(path)
+    if held_out:
+        qset = held_out_only(qset)
+    questions = qset.questions[:limit] if limit else qset.questions
+    titles = sorted({q.article_title or "" for q in questions})
+    half = {t: i % 2 for i, t in enumerate(titles)}
+    with tempfile.TemporaryDirectory(prefix=f"qa-calibrate-{name}-") as tmp:
+        n = write_context_corpus(path, Path(tmp) / "articles")
+        s = settings.with_overrides(corpus=(Path(tmp) / "articles",), index_dir=Path(tmp) / "index",
+                                    reader_model=Path(reader_path))
+        pipe = Pipeline(s)
+        report = pipe.index([Path(tmp) / "articles"], progress=False)
+        log.info("%s: %d articles written, %d indexed (%d chunks); asking %d questions",
+                 name, n, report.articles, report.chunks, len(questions))
+        pipe.warm_up()
+        pipe.reader.calibrator = None  # what the product showed before, and features free of any fit
+        threshold = float(pipe.reader.null_threshold)
+        t0 = time.time()
+        for q in questions:
+            ans = pipe.ask(q.question)
+            if ans.features is None:
+                rows.skipped += 1
+                continue
+            res = result_from_answer(q, ans, 0.0)
+            span = ans.text if ans.answered else (ans.alternatives[0]["text"] if ans.alternatives else "")
+            rows.x.append(list(ans.features))
+            rows.right.append(int(span_is_correct(res)))
+            rows.f1_answer.append(max_over_golds(span, q.answers)[1] if q.answers else 0.0)
+            rows.f1_refuse.append(0.0 if q.answers else 1.0)
+            rows.before.append(float(res.score))
+            rows.answered_before.append(bool(ans.answered))
+            rows.passes_margin.append(ans.margin is not None and ans.margin > threshold)
+            rows.fold.append(half[q.article_title or ""])
+        log.info("%s: %d rows in %.0f s (%d questions without a span)", name, len(rows.x), time.time() - t0,
+                 rows.skipped)
+    return rows
+
+
+def best_cutoff(prob: np.ndarray, passes: np.ndarray, f1_answer: np.ndarray, f1_refuse: np.ndarray) -> float:
+    """The cut-off on ``prob`` that maximises mean F1 when a span is given iff it passes the margin
+    threshold and its probability exceeds the cut-off."""
+    best_c, best = 0.5, -1.0
+    for c in np.unique(np.concatenate([[0.0], prob])):
+        given = passes & (prob > c)
+        score = float(np.where(given, f1_answer, f1_refuse).mean())
+        if score > best:
+            best_c, best = float(c), score
+    return best_c
+
+
+def set_metrics(prob: np.ndarray, given: np.ndarray, right: np.ndarray, f1_answer: np.ndarray,
+                f1_refuse: np.ndarray) -> dict:
+    """ECE of the probability, share of answers given at >= 0.9 that are wrong, F1 of the decision."""
+    from qa.evaluation.metrics import CONFIDENT, calibration
+
+    confident = given & (prob >= CONFIDENT)
+    return {
+        "ece": calibration(prob.tolist(), right.astype(bool).tolist())["ece"],
+        "confident_answers": int(confident.sum()),
+        "confident_wrong_share": float((confident & (right == 0)).sum() / confident.sum()) if confident.any() else None,
+        "answered": int(given.sum()),
+        "f1": 100.0 * float(np.where(given, f1_answer, f1_refuse).mean()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from qa.config import Settings
+
+    cfg = Settings.from_env()
+    p = argparse.ArgumentParser(prog="qa train-calibrator", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reader", default=str(cfg.reader_model), help="reader folder; calibration.json is written there")
+    p.add_argument("--squad-dev", default=str(cfg.data_dir / "squad" / "dev.json"))
+    p.add_argument("--news", default=str(cfg.data_dir / "qa_train" / "newsqa_train.json.gz"),
+                   help="NewsQA file whose held-out fifth is the news dev set ('' to leave it out)")
+    p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions of each set (smoke runs)")
+    p.add_argument("--dry-run", action="store_true", help="report, but do not write calibration.json")
+    args = p.parse_args(argv)
+    sets = [("squad", args.squad_dev, False)] + ([("news", args.news, True)] if args.news else [])
+    for _, path, _ in sets:
+        if not Path(path).exists():
+            p.error(f"{path} does not exist")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from qa.answer.calibrate import Calibrator
+    from qa.answer.verify import fit
+
+    data = [ask_set(name, path, held, cfg, args.reader, args.limit) for name, path, held in sets]
+    x = np.array([r for d in data for r in d.x], dtype=np.float64)
+    y = np.array([v for d in data for v in d.right])
+    fold = np.array([v for d in data for v in d.fold])
+    passes = np.array([v for d in data for v in d.passes_margin])
+    f1a = np.array([v for d in data for v in d.f1_answer])
+    f1r = np.array([v for d in data for v in d.f1_refuse])
+    oof = np.zeros(len(y))
+    for k in (0, 1):
+        oof[fold == k] = fit(x[fold != k], y[fold != k], args.c, Calibrator).probability(x[fold == k])
+    cut_oof = best_cutoff(oof, passes, f1a, f1r)
+    report: dict = {"cutoff_cross_fitted": cut_oof, "sets": {}}
+    start = 0
+    for d in data:
+        sl = slice(start, start + len(d.x))
+        start += len(d.x)
+        right = y[sl]
+        report["sets"][d.name] = {
+            "questions_with_a_span": len(d.x), "without_a_span": d.skipped, "right_spans": int(right.sum()),
+            "before": set_metrics(np.array(d.before), np.array(d.answered_before), right, f1a[sl], f1r[sl]),
+            "cross_fitted": set_metrics(oof[sl], passes[sl] & (oof[sl] > cut_oof), right, f1a[sl], f1r[sl]),
+        }
+    model = fit(x, y, args.c, Calibrator)
+    model.cutoff = best_cutoff(model.probability(x), passes, f1a, f1r)
+    model.meta = {"command": "qa train-calibrator " + " ".join(argv if argv is not None else sys.argv[1:]),
+                  "c": args.c, "label": "answerable and best span F1 >= 0.5 (qa.evaluation.metrics.span_is_correct)",
+                  "folds": "each set's articles alternately in two halves by sorted title", **report}
+    for name, m in report["sets"].items():
+        log.info("%s: %s", name, m)
+    for name, w in zip(model.names, model.coef):
+        log.info("weight %-20s %+.3f", name, w)
+    if not args.dry_run:
+        log.info("wrote %s (cut-off %.3f)", model.save(args.reader), model.cutoff)
+    print(__import__("json").dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""End-to-end confidence: features of retrieval and reading together, and the decision it drives."""
+
+import numpy as np
+import pytest
+
+from qa.answer.calibrate import FEATURES, Calibrator, answer_features, normalize_words
+from qa.answer.decide import decide
+from qa.answer.decode import SpanCandidate
+from qa.answer.read import ReadResult
+from qa.types import Chunk, Passage
+
+LIBRARY = "Greyfield library closes. The Greyfield library will close on 12 May for repairs."
+BRIDGE = "The bridge repairs start in September. Two of its supports were damaged."
+QUESTION = "When will the Greyfield library close?"
+
+
+def _passages():
+    return [
+        Passage(Chunk("lib:0", "lib", 0, LIBRARY, 0, len(LIBRARY)), "Greyfield library to close", "2024-05-01", "l.txt",
+                score=0.03, dense_rank=1, lexical_rank=1),
+        Passage(Chunk("br:0", "br", 0, BRIDGE, 0, len(BRIDGE)), "Bridge repairs", "2024-04-01", "b.txt",
+                score=0.01, dense_rank=2, lexical_rank=None),
+    ]
+
+
+def _feat(passage, span, margin, others):
+    ps = _passages()
+    text = ps[passage].chunk.text
+    a = text.index(span)
+    return dict(zip(FEATURES, answer_features(QUESTION, ps, passage, a, a + len(span), margin, others)))
+
+
+def test_features_see_the_article_topic_retrieval_and_agreement():
+    others = [(0, "12 May", 5.0), (1, "September", 4.0)]
+    lib = _feat(0, "12 May", 5.0, others)
+    bridge = _feat(1, "September", 4.0, others)
+    assert lib["article_share"] == 1.0 and bridge["article_share"] < 0.5  # the bridge article is about something else
+    assert lib["passage_rank_rr"] == 1.0 and bridge["passage_rank_rr"] == 0.5
+    assert bridge["lexical_rr"] == 0.0 and lib["lexical_rr"] == 1.0
+    assert lib["other_article_gap"] == 1.0 and bridge["other_article_gap"] == -1.0
+    assert lib["agreement"] == 0.0
+    agree = _feat(0, "12 May", 5.0, [(0, "12 May", 5.0), (1, "on 12 May", 3.0)])
+    assert agree["agreement"] == 1.0
+    assert normalize_words("The 12 May, a date!") == ["12", "may", "date"]
+
+
+def _result(cands):
+    return ReadResult(cands, null_score=0.0, threshold=0.0, texts=[LIBRARY, BRIDGE], question=QUESTION)
+
+
+def test_every_finding_must_clear_the_calibrated_bar():
+    lib_a = LIBRARY.index("12 May")
+    br_a = BRIDGE.index("September")
+    cands = [SpanCandidate(0, lib_a, lib_a + 6, 5.0, 0.0), SpanCandidate(1, br_a, br_a + 9, 4.5, 0.0)]
+    plain = decide(QUESTION, _passages(), _result(cands))
+    assert [f.text for f in plain.findings] == ["12 May", "September"]  # close margins: both shown
+    assert plain.features is not None and len(plain.features) == len(FEATURES)
+    # A calibrator that trusts only articles about the question's topic keeps the library's date alone.
+    weights = [0.0] * len(FEATURES)
+    weights[FEATURES.index("article_share")] = 10.0
+    cal = Calibrator(list(FEATURES), [0.0] * len(FEATURES), [1.0] * len(FEATURES), weights, -6.0, cutoff=0.5)
+    res = _result(cands)
+    res.calibrator = cal
+    ans = decide(QUESTION, _passages(), res)
+    assert [f.text for f in ans.findings] == ["12 May"] and ans.score == pytest.approx(1 / (1 + np.exp(-4.0)))
+    assert ans.alternatives[0]["text"] == "September" and ans.alternatives[0]["score"] < 0.5
+    # When the first span fails the bar too, the question is refused.
+    cal.cutoff = 0.99
+    refused = decide(QUESTION, _passages(), res)
+    assert not refused.answered and refused.alternatives[0]["text"] == "12 May"
+
+
+def test_calibrator_round_trips_beside_the_reader(tmp_path):
+    x = np.random.default_rng(0).normal(size=(200, len(FEATURES)))
+    y = (x[:, FEATURES.index("article_share")] > 0).astype(int)
+    from qa.answer.verify import fit
+
+    model = fit(x, y, model=Calibrator)
+    model.cutoff = 0.4
+    model.save(tmp_path)
+    assert (tmp_path / "calibration.json").exists() and not (tmp_path / "verifier.json").exists()
+    again = Calibrator.load(tmp_path)
+    assert again.cutoff == 0.4 and np.allclose(again.probability(x[:5]), model.probability(x[:5]))
+    assert model.coef[FEATURES.index("article_share")] > 1.0
