@@ -75,7 +75,7 @@ class Settings:
     candidates: int = 50  # per retriever, before fusion
     null_threshold: float | None = None  # None: the value stored with the reader
     # How the models run (README "Speed"): ONNX Runtime int8 / fp32, or torch (the exact fp32 path).
-    reader_runtime: str = "onnx-int8"  # onnx-int8 | onnx | torch | torch-int8
+    reader_runtime: str = "auto"  # auto (onnx-int8 with VNNI/AMX/ARM, else onnx) | onnx-int8 | onnx | torch | torch-int8
     # auto | onnx-int8 | onnx | torch; auto: the index's precision, else int8 on CPUs with VNNI, else onnx
     embed_runtime: str = "auto"
     embed_batch: int = 64
@@ -150,7 +150,7 @@ def _parse(name: str, raw: str):
     if name == "null_threshold":
         return float(raw)
     if name in ("reader_runtime", "embed_runtime"):
-        from qa.util.onnx import EMBED_RUNTIMES, RUNTIMES, check_runtime
+        from qa.util.onnx import EMBED_RUNTIMES, READER_RUNTIMES, check_runtime
 
-        return check_runtime(raw, RUNTIMES if name == "reader_runtime" else EMBED_RUNTIMES)
+        return check_runtime(raw, READER_RUNTIMES if name == "reader_runtime" else EMBED_RUNTIMES)
     return raw

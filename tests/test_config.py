@@ -35,7 +35,7 @@ def test_bad_values_name_the_variable(name, value):
 
 def test_fast_runtimes_are_the_defaults():
     s = Settings.from_env({})
-    assert (s.reader_runtime, s.embed_runtime) == ("onnx-int8", "auto")
+    assert (s.reader_runtime, s.embed_runtime) == ("auto", "auto")
 
 
 def test_embedder_defaults_to_the_packaged_model():
@@ -58,3 +58,14 @@ def test_the_articles_are_the_corpus_plus_the_uploads_once_there_are_any(tmp_pat
     assert s.article_paths() == [tmp_path / "corpus"]
     (tmp_path / "uploads").mkdir()
     assert s.article_paths() == [tmp_path / "corpus", tmp_path / "uploads"]
+
+
+def test_reader_runtime_auto_is_int8_only_with_int8_dot_products(monkeypatch):
+    from qa.answer.read import Reader
+    from qa.util import onnx
+
+    monkeypatch.setattr(onnx, "fast_int8", lambda: True)
+    assert Reader("models/reader").runtime == "onnx-int8"
+    monkeypatch.setattr(onnx, "fast_int8", lambda: False)
+    assert Reader("models/reader").runtime == "onnx"
+    assert Reader("models/reader", runtime="torch").runtime == "torch"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from qa.answer.decode import SpanCandidate, confidence, decode
-from qa.util.onnx import Runtime, check_runtime, load_model
+from qa.util.onnx import READER_RUNTIMES, Runtime, auto_reader_runtime, check_runtime, load_model
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ class Reader:
         null_threshold: float | None = None,
         batch_size: int = 32,
         top_n: int = 20,
-        runtime: Runtime = "onnx-int8",
+        runtime: str = "auto",
         threads: int | None = None,
     ) -> None:
         self.model_path = str(model_path)
@@ -292,7 +292,8 @@ class Reader:
         self.null_threshold = null_threshold
         self.batch_size = batch_size
         self.top_n = top_n
-        self.runtime: Runtime = check_runtime(runtime)  # torch is exact fp32
+        asked = check_runtime(runtime, READER_RUNTIMES)
+        self.runtime: Runtime = auto_reader_runtime() if asked == "auto" else asked  # torch is exact fp32
         self.threads = threads
         self._model: Any = None  # a QAModel: (ids, mask, types) -> start and end logits
         self._tokenizer = None

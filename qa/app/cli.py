@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from qa.config import Settings
-from qa.util.onnx import EMBED_RUNTIMES, RUNTIMES
+from qa.util.onnx import EMBED_RUNTIMES, READER_RUNTIMES
 
 if TYPE_CHECKING:
     from qa.types import Answer, Filters
@@ -58,8 +58,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk-tokens", type=int, help="hard cap of tokens per chunk (QA_CHUNK_TOKENS; default 160)")
     g.add_argument("--threshold", dest="null_threshold", type=float,
                    help="no-answer threshold on span-minus-null score (QA_NULL_THRESHOLD; default: the model's)")
-    g.add_argument("--reader-runtime", choices=RUNTIMES,
-                   help="how the reader runs (QA_READER_RUNTIME; default onnx-int8; torch is the exact fp32 path)")
+    g.add_argument("--reader-runtime", choices=READER_RUNTIMES,
+                   help="how the reader runs (QA_READER_RUNTIME; default auto: onnx-int8 on CPUs with VNNI/AMX, "
+                        "onnx (fp32) without; torch is the exact fp32 path)")
     g.add_argument("--embed-runtime", choices=EMBED_RUNTIMES,
                    help="how the embedder runs (QA_EMBED_RUNTIME; default auto: the index's precision, else "
                         "onnx-int8 on CPUs with VNNI and onnx without; torch is sentence-transformers; "

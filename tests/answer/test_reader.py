@@ -123,6 +123,12 @@ AGREEMENT_QUESTIONS = [
 @pytest.mark.parametrize("runtime", ["onnx-int8", "onnx", "torch-int8"])
 @pytest.mark.slow
 def test_other_runtimes_agree_with_the_exact_fp32_reader(reader_path, runtime):
+    from qa.util.onnx import fast_int8
+
+    if runtime == "onnx-int8" and not fast_int8():
+        pytest.skip("this CPU has no int8 dot products (VNNI/AMX): ONNX Runtime's AVX2 int8 path saturates and "
+                    "onnx-int8 is not the default here (qa.util.onnx.auto_reader_runtime), so it is not held to "
+                    "the fp32 answers")
     """Same best span, same answer/refusal decision, margins close: int8 is the same reader, cheaper."""
     exact = Reader(reader_path, runtime="torch")
     other = Reader(reader_path, runtime=runtime)
