@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from qa.evaluation.metrics import (
 from qa.evaluation.squad import best_threshold, load_squad, margin_auc, squad_metrics
 
 log = logging.getLogger("qa.evaluation.evaluate")
+T = TypeVar("T")
 
 CUTOFFS = tuple(round(0.05 * i, 2) for i in range(21))  # confidence cut-offs swept end to end
 
@@ -102,6 +103,15 @@ def load_questions(path: str | Path) -> QuestionSet:
         if isinstance(data, dict) and "data" in data:
             return _from_squad(path)
     return _from_jsonl(path, text)
+
+
+def read_or_report(load: Callable[[Path], T], path: Path) -> T | None:
+    """``load(path)``, or None after one ``qa eval: …`` line on stderr when the file cannot be used."""
+    try:
+        return load(path)
+    except (OSError, ValueError) as e:
+        print(f"qa eval: {e}", file=sys.stderr)
+        return None
 
 
 def held_out_only(qset: QuestionSet) -> QuestionSet:
@@ -440,10 +450,8 @@ def run(args: argparse.Namespace, settings: Settings, *, pipeline: Any = None) -
 
     started = time.time()
     path = Path(args.questions)
-    try:
-        qset = load_questions(path)
-    except (OSError, ValueError) as e:
-        print(f"qa eval: {e}", file=sys.stderr)
+    qset = read_or_report(load_questions, path)
+    if qset is None:
         return 2
     if getattr(args, "held_out", False):
         qset = held_out_only(qset)

@@ -203,11 +203,11 @@ def write_outputs(out_dir: Path, records: Sequence[CanardRecord], resolved: Sequ
 
 def run(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
     """``qa eval --followups FILE [--out DIR] [--json]``."""
+    from qa.evaluation.evaluate import read_or_report
+
     path = Path(args.followups)
-    try:
-        records = load_canard(path)
-    except (OSError, ValueError) as e:
-        print(f"qa eval: {e}", file=sys.stderr)
+    records = read_or_report(load_canard, path)
+    if records is None:
         return 2
     if args.limit:
         records = records[: args.limit]

@@ -283,6 +283,22 @@ def _integer_ticks():
     return MaxNLocator(integer=True)
 
 
+def _labels(ax, xlabel: str, ylabel: str, title: str | None = None, integer_y: bool = False) -> None:
+    """Axis labels, an optional title and horizontal grid lines, as every plot here has them."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if integer_y:
+        ax.yaxis.set_major_locator(_integer_ticks())
+    ax.grid(alpha=0.3, axis="y")
+
+
+def _saved(fig, path: Path) -> bool:
+    atomic_save_figure(fig, path)
+    return True
+
+
 def plot_calibration(cal: dict, path: Path) -> bool:
     """Reliability diagram (accuracy per confidence bin against the diagonal) over the bin counts."""
     fig = _figure(figsize=(6.4, 6.4))
@@ -304,13 +320,9 @@ def plot_calibration(cal: dict, path: Path) -> bool:
     top.grid(alpha=0.3)
     bottom.bar(centers, [b["n"] for b in bins], width=width * 0.95, color="#55a868", edgecolor="black",
                linewidth=0.6)
-    bottom.set_xlabel("confidence")
-    bottom.set_ylabel("questions")
-    bottom.yaxis.set_major_locator(_integer_ticks())
+    _labels(bottom, "confidence", "questions", integer_y=True)
     bottom.set_xticks(np.linspace(0, 1, 11))
-    bottom.grid(alpha=0.3, axis="y")
-    atomic_save_figure(fig, path)
-    return True
+    return _saved(fig, path)
 
 
 def plot_question_words(byw: dict, path: Path) -> bool:
@@ -360,13 +372,9 @@ def plot_latency(results: Sequence[EvalResult], path: Path) -> bool:
         box_ax.plot([i], [p95], marker="v", color="#c44e52", label="p95" if i == 1 else None)
         box_ax.annotate(f"p50 {p50:.0f}\np95 {p95:.0f}", (i, p95), xytext=(8, 0), textcoords="offset points",
                         fontsize=8, va="center")
-    box_ax.set_xlabel("stage")
-    box_ax.set_ylabel("latency (ms)")
-    box_ax.set_title("Latency per stage (box: quartiles, line: p50)")
+    _labels(box_ax, "stage", "latency (ms)", title="Latency per stage (box: quartiles, line: p50)")
     box_ax.legend(fontsize=8, loc="upper left")
-    box_ax.grid(alpha=0.3, axis="y")
-    atomic_save_figure(fig, path)
-    return True
+    return _saved(fig, path)
 
 
 def plot_threshold_sweep(sweep: dict, path: Path) -> bool:

@@ -18,7 +18,6 @@ and written to ``calibration.json`` beside the reader.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -124,16 +123,14 @@ def set_metrics(prob: np.ndarray, given: np.ndarray, right: np.ndarray, f1_answe
 def main(argv: list[str] | None = None) -> int:
     from qa.config import Settings
 
+    from qa.training.verifier import fit_parser
+
     cfg = Settings.from_env()
-    p = argparse.ArgumentParser(prog="qa train-calibrator", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--reader", default=str(cfg.reader_model), help="reader folder; calibration.json is written there")
+    p = fit_parser("qa train-calibrator", __doc__, str(cfg.reader_model), "calibration.json")
     p.add_argument("--squad-dev", default=str(cfg.data_dir / "squad" / "dev.json"))
     p.add_argument("--news", default=str(cfg.data_dir / "qa_train" / "newsqa_train.json.gz"),
                    help="NewsQA file whose held-out fifth is the news dev set ('' to leave it out)")
-    p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     p.add_argument("--limit", type=int, default=0, help="only the first N questions of each set (smoke runs)")
-    p.add_argument("--dry-run", action="store_true", help="report, but do not write calibration.json")
     args = p.parse_args(argv)
     sets = [("squad", args.squad_dev, False)] + ([("news", args.news, True)] if args.news else [])
     for _, path, _ in sets:

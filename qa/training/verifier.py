@@ -72,6 +72,15 @@ def decision_metrics(examples, texts, margins, prob: np.ndarray, margin_threshol
     return cut, evaluate_at(texts, values, gold, cut)
 
 
+def fit_parser(prog: str, doc: str | None, reader: str, written: str) -> argparse.ArgumentParser:
+    """The flags every confidence fit shares: the reader it is fitted for, L2 strength, a dry run."""
+    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reader", default=reader, help=f"reader folder; {written} is written there")
+    p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    p.add_argument("--dry-run", action="store_true", help=f"report, but do not write {written}")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import roc_auc_score
 
@@ -79,13 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     from qa.answer.read import Reader, read_meta
 
     cfg = Settings.from_env()
-    p = argparse.ArgumentParser(prog="qa train-verifier", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--reader", default=str(cfg.reader_model), help="reader folder; verifier.json is written there")
+    p = fit_parser("qa train-verifier", __doc__, str(cfg.reader_model), "verifier.json")
     p.add_argument("--dev", default=str(cfg.data_dir / "squad" / "dev.json"))
-    p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--dry-run", action="store_true", help="report, but do not write verifier.json")
     args = p.parse_args(argv)
     if not Path(args.dev).exists():
         p.error(f"{args.dev} does not exist")
