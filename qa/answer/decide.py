@@ -20,11 +20,12 @@ decision. In order:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from qa.answer.calibrate import answer_features
 from qa.answer.decode import SpanCandidate, merge_overlaps
-from qa.answer.findings import FindingRules, LocatedSpan, locate, select
+from qa.answer.findings import FindingRules, LocatedSpan, Selection, locate, select
 from qa.answer.polar import best_sentence, evidence
 from qa.answer.read import ReadResult
 from qa.answer.sources import display_source
@@ -45,47 +46,15 @@ def decide(question: str, passages: list[Passage], result: ReadResult | None,
     roots = roots or []
     if result is None:
         return evidence_answer(question, passages, roots)
-    # Spans from overlapping chunks of one article are the same words: merge them
-    # in article coordinates before ranking.
-    groups = {p.chunk.article_id: i for i, p in enumerate(passages)}
-    by_article = {}
-    for c in result.candidates:
-        p = passages[c.passage]
-        key = SpanCandidate(groups[p.chunk.article_id], p.chunk.start + c.start,
-                            p.chunk.start + c.end, c.score, c.null_score)
-        by_article[key] = c
-    merged = [by_article[k] for k in merge_overlaps(sorted(by_article, key=lambda k: -k.score))]
-    threshold = result.threshold
-    spans = locate(passages, merged, result.null_score)
-    sel = select(spans, passages, question, threshold, rules, prefer_article)
-
+    spans = locate(passages, merge_in_articles(passages, result), result.null_score)
+    sel = select(spans, passages, question, result.threshold, rules, prefer_article)
     everything = [(s.passage, result.span_text(s.candidate), s.margin) for s in spans]
 
     def feats(s: LocatedSpan) -> list[float]:
         return answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin,
                                everything)
 
-    calibrator = getattr(result, "calibrator", None)
-    if calibrator is not None:
-        probs = {id(s): float(calibrator.probability(feats(s))[0]) for s in [*sel.findings, *sel.others[:5]]}
-
-        def conf(s: LocatedSpan) -> float:
-            return probs[id(s)]
-
-        # Every finding, the first and those from other articles alike, must clear the calibrated bar.
-        kept = [s for s in sel.findings if conf(s) > calibrator.cutoff]
-        dropped = [s for s in sel.findings if conf(s) <= calibrator.cutoff]
-        sel.findings, sel.others = kept, sorted([*dropped, *sel.others], key=lambda s: -s.margin)
-        for s in sel.others[:5]:
-            probs.setdefault(id(s), float(calibrator.probability(feats(s))[0]))
-    else:
-        def conf(s: LocatedSpan) -> float:
-            return result.probability(s.candidate)
-
-        if sel.findings and result.verifier is not None and conf(sel.findings[0]) <= result.verifier.cutoff:
-            # The verifier judges the best span unlikely to be right: refuse rather than guess.
-            sel.others = list(sel.findings) + list(sel.others)
-            sel.findings = []
+    conf = apply_confidence(sel, result, feats)
     top = sel.findings[0] if sel.findings else (sel.others[0] if sel.others else None)
     top_features = feats(top) if top is not None else None
 
@@ -117,7 +86,7 @@ def decide(question: str, passages: list[Passage], result: ReadResult | None,
             features=top_features,
         )
     message = NO_ANSWER if passages else NO_ARTICLES
-    if sel.denied and sel.denied[0].margin > threshold:
+    if sel.denied and sel.denied[0].margin > result.threshold:
         message = f"{NO_ANSWER} {DENIED}"
     return Answer(
         question=question,
@@ -131,6 +100,49 @@ def decide(question: str, passages: list[Passage], result: ReadResult | None,
         margin=sel.others[0].margin if sel.others else None,
         features=top_features,
     )
+
+
+def merge_in_articles(passages: list[Passage], result: ReadResult) -> list[SpanCandidate]:
+    """The reader's spans, best first, with spans from overlapping chunks of one article (the same
+    words) merged in article coordinates."""
+    groups = {p.chunk.article_id: i for i, p in enumerate(passages)}
+    by_article = {}
+    for c in result.candidates:
+        p = passages[c.passage]
+        key = SpanCandidate(groups[p.chunk.article_id], p.chunk.start + c.start,
+                            p.chunk.start + c.end, c.score, c.null_score)
+        by_article[key] = c
+    return [by_article[k] for k in merge_overlaps(sorted(by_article, key=lambda k: -k.score))]
+
+
+def apply_confidence(sel: Selection, result: ReadResult,
+                     feats: Callable[[LocatedSpan], list[float]]) -> Callable[[LocatedSpan], float]:
+    """Step 4: the confidence of a span, and the findings that keep their place by it (``sel`` is updated).
+
+    With a calibrator every finding must clear its cut-off; with a verifier only the first must.
+    """
+    calibrator = getattr(result, "calibrator", None)
+    if calibrator is None:
+        def conf(s: LocatedSpan) -> float:
+            return result.probability(s.candidate)
+
+        if sel.findings and result.verifier is not None and conf(sel.findings[0]) <= result.verifier.cutoff:
+            # The verifier judges the best span unlikely to be right: refuse rather than guess.
+            sel.others = list(sel.findings) + list(sel.others)
+            sel.findings = []
+        return conf
+    probs: dict[int, float] = {}
+
+    def conf(s: LocatedSpan) -> float:
+        if id(s) not in probs:
+            probs[id(s)] = float(calibrator.probability(feats(s))[0])
+        return probs[id(s)]
+
+    # Every finding, the first and those from other articles alike, must clear the calibrated bar.
+    kept = [s for s in sel.findings if conf(s) > calibrator.cutoff]
+    dropped = [s for s in sel.findings if conf(s) <= calibrator.cutoff]
+    sel.findings, sel.others = kept, sorted([*dropped, *sel.others], key=lambda s: -s.margin)
+    return conf
 
 
 def evidence_answer(question: str, passages: list[Passage], roots: list[Path]) -> Answer:

@@ -18,6 +18,7 @@ from qa.store.chunk import Chunker
 from qa.config import Settings
 from qa.answer.conversation import Conversation, ResolvedQuestion
 from qa.answer.decide import decide, filter_note
+from qa.store.builder import IndexBuilder
 from qa.store.embed import Embedder
 from qa.answer.findings import FindingRules
 from qa.store.index import IndexData, IndexStore
@@ -67,51 +68,29 @@ class Pipeline:
         self._loading = threading.RLock()
         self.finding_rules = FindingRules()
 
-    # --- building ---------------------------------------------------------
+    # --- building (qa.store.builder) ----------------------------------------
+    def builder(self) -> IndexBuilder:
+        """The indexing half, with this pipeline's store, chunker and (current) embedder."""
+        return IndexBuilder(self.settings, self.store, self.chunker, self.embedder)
+
     def index(self, paths: list[str | Path] | None = None, progress: bool = True,
               prune: bool = False, ray: str | None = None, ray_workers: int | None = None) -> IndexReport:
-        """Add and update the articles under ``paths`` (default: the configured corpus).
-
-        Articles indexed from other paths are kept; ``prune`` removes those whose files are gone.
-        ``ray`` (a cluster address, or "" for a local Ray) reads, chunks and embeds on Ray instead.
-        Without ``paths``: the corpus and the chat's uploads folder (``Settings.article_paths``).
-        """
-        from qa.store.indexer import Indexer
-
-        preparer = None
-        if ray is not None:
-            from qa.store.distributed import RayPreparer
-
-            preparer = RayPreparer(self.chunker, self.embedder, address=ray or None, workers=ray_workers)
-        report = Indexer(self.store, self.chunker, self.embedder, preparer=preparer).run(
-            list(paths or self.settings.article_paths()), progress=progress, prune=prune
-        )
-        with self._loading:
-            self._data = None  # reload on next question
-            self._retriever = None
+        """``IndexBuilder.run``, then the next question loads the new version."""
+        report = self.builder().run(paths, progress=progress, prune=prune, ray=ray, ray_workers=ray_workers)
+        self._forget_index()
         return report
 
     def ensure_index(self, progress: bool = True) -> IndexReport | None:
-        """Index the configured corpus when there is no index yet, so a fresh checkout can answer.
-
-        Returns None when an index already exists (it is used as it is, however old).
-        """
-        if self.store.exists():
-            return None
-        corpus = [p for p in self.settings.article_paths() if Path(p).exists()]
-        if not corpus:
-            raise FileNotFoundError(
-                f"no index in {self.settings.index_dir} and no articles at "
-                f"{', '.join(map(str, self.settings.corpus))}: set QA_CORPUS to your article folders, "
-                "or run `qa index PATH...`"
-            )
-        report = self.index(corpus, progress=progress)
-        if report.articles == 0:
-            raise FileNotFoundError(
-                f"no articles found in {', '.join(map(str, corpus))} to index "
-                "(supported: .txt .md .html .json .jsonl .jsonl.gz); add some and run `qa index`"
-            )
+        """``IndexBuilder.ensure``: index the configured corpus when there is no index yet."""
+        report = self.builder().ensure(progress=progress)
+        if report is not None:
+            self._forget_index()
         return report
+
+    def _forget_index(self) -> None:
+        with self._loading:
+            self._data = None  # reload on next question
+            self._retriever = None
 
     # --- answering --------------------------------------------------------
     @property
