@@ -7,7 +7,10 @@ module keeps the ones worth showing.
 Which spans become findings (margins are span score minus null score, the
 reader's own scale):
 
-1. Spans whose sentence denies the question (``qa.answer.negation``) are dropped.
+1. Spans whose sentence denies the question (``qa.answer.negation``) are dropped,
+   and so are spans that are what someone else asks of the question's subject
+   ("pushing Pakistan to allow …" for "What did Pakistan agree to?",
+   ``qa.answer.demands``).
 2. The best remaining span is the first finding. It must clear the no-answer
    threshold itself, so "answered" still means confidence > 0.5; if it does
    not, the question is refused.
@@ -37,6 +40,7 @@ from dataclasses import dataclass, field
 
 from qa.store.chunk import split_sentences
 from qa.answer.decode import SpanCandidate
+from qa.answer.demands import demanded_in, question_subjects
 from qa.answer.negation import QuestionPredicate
 from qa.types import Passage
 
@@ -48,6 +52,7 @@ class FindingRules:
     max_findings: int = 5
     relative_margin: float = 2.0  # e^-2: the span is at least ~1/7 as likely as the best one
     strong_margin: float = 3.0  # confidence >= 0.95 on its own
+    drop_demands: bool = True  # rule 1b: a demand made of the question's subject is never a finding
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Selection:
     findings: list[LocatedSpan] = field(default_factory=list)
     others: list[LocatedSpan] = field(default_factory=list)  # best first; neither findings nor denied
     denied: list[LocatedSpan] = field(default_factory=list)  # best first
+    demanded: list[LocatedSpan] = field(default_factory=list)  # what another asks of the subject (qa.answer.demands)
 
 
 def locate(passages: list[Passage], candidates: list[SpanCandidate], null_score: float) -> list[LocatedSpan]:
@@ -107,6 +113,7 @@ def select(
 ) -> Selection:
     """Apply rules 1-4 and the display order of the module docstring."""
     predicate = QuestionPredicate.of(question)
+    subjects = question_subjects(question)
     ranked = sorted(spans, key=lambda s: (-round(s.margin, 2), s.article_id != prefer_article))
     sel = Selection()
     used: set[tuple[str, int]] = set()
@@ -117,6 +124,9 @@ def select(
         a, b = s.context
         if predicate.denied_in(text[a:b], s.candidate.start - a, s.candidate.end - a):
             sel.denied.append(s)
+            continue
+        if rules.drop_demands and demanded_in(subjects, text[a:b], s.candidate.start - a, s.candidate.end - a):
+            sel.demanded.append(s)
             continue
         keys = {(s.article_id, k) for k in s.sentences}
         if anchor is None:
