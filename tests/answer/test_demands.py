@@ -24,8 +24,10 @@ def test_what_the_subject_did_and_other_subjects_are_kept():
     assert not demanded_in(subjects, AMENABLE, *_span(AMENABLE, "Chinese officials sitting in on security meetings"))
     # The demand is made of Pakistan: asked about China, the same span is not China's demand of China.
     assert not demanded_in(question_subjects("What did China want?"), PUSH, *_span(PUSH, "allow its own security staff"))
-    # Too far from "to": the span is not what is asked.
-    assert not demanded_in(subjects, PUSH, *_span(PUSH, "protect Chinese citizens"))
+    # The whole clause after "pushing Pakistan to" is the demand; after a comma the sentence moves on.
+    assert demanded_in(subjects, PUSH, *_span(PUSH, "protect Chinese citizens"))
+    later = PUSH.rstrip(".") + ", following a recent attack on engineers."
+    assert not demanded_in(subjects, later, *_span(later, "a recent attack on engineers"))
 
 
 def test_questions_about_demands_or_without_a_subject_keep_every_span():
