@@ -243,9 +243,9 @@ def _sentence_of(f, article: str) -> str:
 @pytest.mark.xfail(strict=True, reason="#18: the shipped reader still lists Beijing's demand 'formal negotiations "
                    "for a joint security management system' among the findings")
 def test_what_pakistan_agreed_to_is_what_the_findings_say_and_beijings_demands_are_not(seed_pipeline, seed_settings):
-    """Properties of the answer, not an old model's wording: the first finding is one of the three things
-    the article says Pakistan agreed to, at least two are found, and none of Beijing's demands and no
-    denial is a finding."""
+    """Properties of the answer, not an old model's wording: every finding, the first included, is one of
+    the three things the article says Pakistan agreed to, at least two are found, and none of Beijing's
+    demands or proposals and no denial is a finding."""
     from qa.ingest.loader import load_articles
 
     article = load_articles(seed_settings.corpus).articles[0].text
@@ -257,6 +257,7 @@ def test_what_pakistan_agreed_to_is_what_the_findings_say_and_beijings_demands_a
              if _sentence_of(f, article) in agreed_lines and (f.text in a or a.split(" to prevent")[0] in f.text)}
     assert _sentence_of(ans.findings[0], article) in agreed_lines, [f.text for f in ans.findings]
     assert len(found) >= 2, [f.text for f in ans.findings]
-    for f in ans.findings:
+    for f in ans.findings:  # every finding is one of the agreed things: no demand, denial or proposal
         assert not any(d in _sentence_of(f, article) for d in DEMANDS), f.text
         assert "not agreed" not in _sentence_of(f, article), f.text
+        assert _sentence_of(f, article) in agreed_lines, f.text
