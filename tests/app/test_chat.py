@@ -92,15 +92,34 @@ def test_several_findings_render_as_a_list_best_first_each_with_its_source():
     assert "<code>" in html  # a file source is shown as its name, not as a link
 
 
-def test_findings_quoting_the_same_passage_share_it():
+def index_library_in_another_process(tmp_path: Path, index_dir: Path, date: str = "2024-12-02") -> None:
+    """`qa index` of a new library article into ``index_dir``, in another process (as another terminal would)."""
+    news = tmp_path / "library"
+    news.mkdir()
+    (news / "greyfield.txt").write_text(
+        f"Greyfield library to close for repairs\n\n{date}\nThe Greyfield public library will close on "
+        "14 January for roof repairs, the town council said on Monday. The council expects the library to "
+        "reopen in early May.\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "qa.app.cli", "index", str(news), "--index-dir", str(index_dir),
+                        "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+
+
+def _three_findings() -> Answer:
+    """Two findings quoting one passage, then one from another article."""
     p = ("Beijing is pushing Pakistan to allow its own security staff to protect its citizens. "
          "China has pushed Pakistan to begin formal negotiations for a joint security management system.")
     other = "Both sides agreed to develop a joint strategy."
     c1, c2 = span(p, "allow its own security staff"), span(p, "formal negotiations")
     c3 = span(other, "develop a joint strategy", title="Other")
-    answer = Answer("q", c1.passage[c1.answer_start:c1.answer_end], 0.8, True, [c1])
+    answer = Answer("q", "allow its own security staff", 0.8, True, [c1])
     answer.findings = [Finding("allow its own security staff", 0.8, c1), Finding("formal negotiations", 0.7, c2),
                        Finding("develop a joint strategy", 0.6, c3)]
+    return answer
+
+
+def test_findings_quoting_the_same_passage_share_it():
+    answer = _three_findings()
     html = render(answer)
     assert html.count("<li class='qa-finding'>") == 2 and html.count("<blockquote") == 2
     first = html.split("<li class='qa-finding'>")[1]
@@ -292,14 +311,7 @@ def test_status_line_and_index_notes_in_plain_words():
 
 
 def test_the_findings_heading_counts_the_items_listed():
-    p = ("Beijing is pushing Pakistan to allow its own security staff to protect its citizens. "
-         "China has pushed Pakistan to begin formal negotiations for a joint security management system.")
-    other = "Both sides agreed to develop a joint strategy."
-    c1, c2 = span(p, "allow its own security staff"), span(p, "formal negotiations")
-    c3 = span(other, "develop a joint strategy", title="Other")
-    answer = Answer("q", "allow its own security staff", 0.8, True, [c1])
-    answer.findings = [Finding("allow its own security staff", 0.8, c1), Finding("formal negotiations", 0.7, c2),
-                       Finding("develop a joint strategy", 0.6, c3)]
+    answer = _three_findings()
     html = render(answer)
     assert html.count("<li class='qa-finding'>") == 2 and "in 2 passages" in html and "3 findings" not in html
     answer.findings = [answer.findings[0], answer.findings[2]]
@@ -337,15 +349,7 @@ def test_the_running_chat_answers_from_an_index_another_process_updated(seed_set
     assert SEED_TITLE in unescape(history[-1]["content"])
     assert "Searching 1 article" in unescape(refresh_page()[0])
 
-    news = tmp_path / "library"
-    news.mkdir()
-    (news / "greyfield.txt").write_text(
-        "Greyfield library to close for repairs\n\n2024-12-02\nThe Greyfield public library will close on "
-        "14 January for roof repairs, the town council said on Monday. The council expects the library to "
-        "reopen in early May.\n", encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "qa.app.cli", "index", str(news), "--index-dir", str(index_dir),
-                        "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
+    index_library_in_another_process(tmp_path, index_dir)
 
     _, history, _ = respond("When will the Greyfield library close?", history, conv, "", "", [])
     reply = unescape(history[-1]["content"])
@@ -733,16 +737,7 @@ def test_a_qa_index_in_another_terminal_reaches_the_open_chat_and_new_tabs(page,
                                                                            tmp_path):
     """The chat checks the index version before each question: no restart, no "Re-index" press."""
     before = status(page)
-    news = tmp_path / "library"
-    news.mkdir()
-    (news / "greyfield.txt").write_text(
-        "Greyfield library to close for repairs\n\n2024-12-05\nThe Greyfield public library will close on "
-        "14 January for roof repairs, the town council said on Monday. The council expects the library to "
-        "reopen in early May.\n", encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "qa.app.cli", "index", str(news), "--index-dir",
-                        str(chat_server.index_dir), "--no-progress"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=600)
-    assert r.returncode == 0, r.stderr
+    index_library_in_another_process(tmp_path, chat_server.index_dir, date="2024-12-05")
     msg = ask(page, "When will the Greyfield library close?")  # the tab opened before the change
     assert "14 January" in msg.inner_text() and "Greyfield library to close for repairs" in msg.inner_text()
     page.reload()
