@@ -240,8 +240,6 @@ def _sentence_of(f, article: str) -> str:
     return next(line for line in article.splitlines() if line and article.index(line) <= at < article.index(line) + len(line))
 
 
-@pytest.mark.xfail(strict=True, reason="#18: the shipped reader still lists Beijing's demand 'formal negotiations "
-                   "for a joint security management system' among the findings")
 def test_what_pakistan_agreed_to_is_what_the_findings_say_and_beijings_demands_are_not(seed_pipeline, seed_settings):
     """Properties of the answer, not an old model's wording: every finding, the first included, is one of
     the three things the article says Pakistan agreed to, at least two are found, and none of Beijing's
