@@ -94,6 +94,11 @@ def repo_path(path: str) -> str:
     return str(ROOT / path) if path and not Path(path).is_absolute() else path
 
 
+def _recorded(arg: str) -> str:
+    """A command-line word as recorded in reader.json: absolute paths relative to the repository."""
+    return repo_relative(arg) if arg.startswith("/") else arg
+
+
 def parent_meta(base: str) -> dict | None:
     """When training continues from one of our own readers, keep its recipe for the model card."""
     meta = read_meta(base)
@@ -660,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(base=repo_relative(args.base or default_base()), **flags)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    command = "qa train-reader " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+    command = "qa train-reader " + " ".join(_recorded(a) for a in (argv if argv is not None else sys.argv[1:]))
     train(settings, command.strip(), args.threads, args.stop_after, args.time_budget)
     return 0
 

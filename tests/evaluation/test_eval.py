@@ -215,9 +215,9 @@ def test_jsonl_bad_records_reported_by_line(tmp_path, caplog):
 
 
 def test_seed_file_loads():
-    path = Path("/work/shared/data/qa/seed_article_dev.jsonl")
-    if not path.exists():
-        pytest.skip("shared seed data not present")
+    from conftest import need_shared
+
+    path = need_shared("qa", "seed_article_dev.jsonl")
     qs = load_questions(path)
     assert len(qs.questions) == 10 and not qs.bad
     assert sum(not q.answerable for q in qs.questions) == 2
