@@ -117,8 +117,7 @@ class Pipeline:
                 return False
             log.info("index %s changed (%s -> %s): reloading", self.settings.index_dir, self._data.root.name,
                      now.name if now else "none")
-            self._data = None
-            self._retriever = None
+            self._forget_index()  # the lock is re-entrant
             return True
 
     def _follow_index_precision(self) -> None:
