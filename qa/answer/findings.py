@@ -22,7 +22,11 @@ reader's own scale):
    article answers too, e.g. another report of the same event). Inside one
    article the reader's ranking decides: spans far below the best one that
    merely clear a lenient threshold are noise ("co-operation" as what Beijing
-   is pushing for) and are not shown.
+   is pushing for) and are not shown. A further article must also be about
+   what the question is about: it holds (title and retrieved passages) at
+   least as many of the question's content words as the first finding's
+   article. "When will the Greyfield library close?" then takes no "January"
+   from a bridge article that mentions neither Greyfield nor a library.
 4. One finding per sentence: a span touching a sentence already used by a
    better finding is dropped. At most ``max_findings``.
 
@@ -42,6 +46,7 @@ from qa.store.chunk import split_sentences
 from qa.answer.decode import SpanCandidate
 from qa.answer.demands import demanded_in, question_subjects
 from qa.answer.negation import QuestionPredicate
+from qa.answer.terms import content_words, stem
 from qa.types import Passage
 
 
@@ -53,6 +58,7 @@ class FindingRules:
     relative_margin: float = 2.0  # e^-2: the span is at least ~1/7 as likely as the best one
     strong_margin: float = 3.0  # confidence >= 0.95 on its own
     drop_demands: bool = True  # rule 1b: a demand made of the question's subject is never a finding
+    same_topic: bool = True  # rule 3b: a further article must hold as many of the question's words as the first
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,8 @@ def select(
     used: set[tuple[str, int]] = set()
     articles: set[str] = set()
     anchor: float | None = None
+    topic = _TopicShare(question, passages)
+    first_share = 0
     for s in ranked:
         text = passages[s.passage].chunk.text
         a, b = s.context
@@ -134,10 +142,14 @@ def select(
                 sel.others.append(s)
                 continue
             anchor = s.margin
+            first_share = topic(s.article_id)
         else:
             close = s.margin >= anchor - rules.relative_margin
-            strong_elsewhere = s.margin - threshold >= rules.strong_margin and s.article_id not in articles
-            if len(sel.findings) >= rules.max_findings or keys & used or not (close or strong_elsewhere):
+            new_article = s.article_id not in articles
+            strong_elsewhere = s.margin - threshold >= rules.strong_margin and new_article
+            off_topic = rules.same_topic and new_article and topic(s.article_id) < first_share
+            if (len(sel.findings) >= rules.max_findings or keys & used or not (close or strong_elsewhere)
+                    or off_topic):
                 sel.others.append(s)
                 continue
         sel.findings.append(s)
@@ -145,6 +157,25 @@ def select(
         articles.add(s.article_id)
     sel.findings = order(sel.findings, passages)
     return sel
+
+
+class _TopicShare:
+    """How many of the question's content words (stemmed) an article holds in its title and retrieved passages."""
+
+    def __init__(self, question: str, passages: list[Passage]) -> None:
+        self.question = _stems(question)
+        self.passages = passages
+        self.cache: dict[str, int] = {}
+
+    def __call__(self, article_id: str) -> int:
+        if article_id not in self.cache:
+            texts = [f"{p.title or ''}\n{p.chunk.text}" for p in self.passages if p.chunk.article_id == article_id]
+            self.cache[article_id] = len(self.question & _stems("\n".join(texts)))
+        return self.cache[article_id]
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(w.lower) for w in content_words(text)}
 
 
 def order(findings: list[LocatedSpan], passages: list[Passage]) -> list[LocatedSpan]:

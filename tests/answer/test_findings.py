@@ -85,3 +85,25 @@ def test_cap_and_tie_preference():
 
 def test_order_of_nothing_is_nothing():
     assert order([], PASSAGES) == []
+
+
+def test_an_article_about_something_else_contributes_no_finding():
+    """Issue #21: "When will the Greyfield library close?" took "January" from a bridge article too."""
+    lib = "The Greyfield library will close on 12 May for repairs."
+    bridge = "The Mill Lane bridge has been closed to lorries since January."
+    ps = [passage("L", lib, "2024-04-29"), passage("M", bridge, "2024-04-22")]
+
+    def cand(p: int, words: str, margin: float) -> SpanCandidate:
+        a = ps[p].chunk.text.index(words)
+        return SpanCandidate(p, a, a + len(words), margin, 0.0)
+
+    spans = locate(ps, [cand(0, "12 May", 9.0), cand(1, "January", 8.5)], 0.0)
+    q = "When will the Greyfield library close?"
+    sel = select(spans, ps, q, 0.0)
+    assert [ps[s.passage].chunk.article_id for s in sel.findings] == ["L"]
+    off = select(spans, ps, q, 0.0, FindingRules(same_topic=False))
+    assert [ps[s.passage].chunk.article_id for s in off.findings] == ["L", "M"]  # the rule is what drops it
+    # An article that is about the same thing still contributes: both mention the Greyfield library.
+    ps[1] = passage("M", "The Greyfield library was last closed in January, for a week.", "2024-01-10")
+    spans = locate(ps, [cand(0, "12 May", 9.0), cand(1, "January", 8.5)], 0.0)
+    assert [ps[s.passage].chunk.article_id for s in select(spans, ps, q, 0.0).findings] == ["L", "M"]
