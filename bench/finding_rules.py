@@ -1,6 +1,7 @@
 """What each finding rule is worth on development data: one reading, the decision taken with and without it.
 
     python bench/finding_rules.py [--reader models/reader] [--runtime torch] [--limit N]
+    python bench/finding_rules.py --end-to-end [--limit N]     # the rules that need several articles
 
 The reader reads every question of each set over its gold context once (``qa eval --reader-only``
 does the same); then ``qa.answer.decide`` decides with the shipped rules and with one rule turned
@@ -9,6 +10,12 @@ of questions whose answer changed. A rule earns its place when the number with i
 
 Sets: ``../shared/data/squad/dev.json`` and the NewsQA news dev fifth
 (``../shared/data/qa_train/newsqa_train.json.gz``, held out from training).
+
+``--end-to-end``: rules about findings from further articles (``same_topic``) cannot be seen over one
+gold context. Each set's articles are indexed in a temporary folder (all of the file's articles,
+as ``qa train-calibrator`` does), each question is retrieved and read once, and the decision is taken
+with and without each rule. Printed: answer F1 (the first finding), the findings shown, and how many
+come from an article other than the question's own, and how many of those still match a gold answer.
 """
 
 from __future__ import annotations
@@ -37,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reader", default=str(ROOT / "models" / "reader"))
     p.add_argument("--runtime", default="torch")
     p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--end-to-end", action="store_true", help="retrieve over an index of each set's articles")
+    p.add_argument("--only", choices=("squad", "news"), default=None, help="one of the two sets")
     args = p.parse_args(argv)
+    if args.end_to_end:
+        return end_to_end(args)
     reader = Reader(args.reader, runtime=args.runtime)
     sets = [("squad dev", data / "squad" / "dev.json", False),
             ("news dev", data / "qa_train" / "newsqa_train.json.gz", True)]
@@ -71,6 +82,75 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  without {rule:<10} {_fmt(m)}  ({changed} answers differ; rule worth "
                   f"{base['f1'] - m['f1']:+.2f} F1)")
     return 0
+
+
+E2E_RULES = {"same_topic": "same_topic", "demands": "drop_demands"}
+
+
+def end_to_end(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from qa.answer.decide import decide
+    from qa.answer.findings import FindingRules
+    from qa.answer.pipeline import Pipeline
+    from qa.answer.polar import is_polar
+    from qa.config import Settings
+    from qa.evaluation.evaluate import held_out_only, load_questions, write_context_corpus
+    from qa.evaluation.squad import max_over_golds, squad_metrics
+
+    data = ROOT.parent / "shared" / "data"
+    sets = [("squad dev", data / "squad" / "dev.json", False),
+            ("news dev", data / "qa_train" / "newsqa_train.json.gz", True)]
+    for name, path, held in sets:
+        if args.only and not name.startswith(args.only):
+            continue
+        if not path.exists():
+            print(f"{name}: {path} not present, skipped")
+            continue
+        qset = load_questions(path)
+        questions = (held_out_only(qset) if held else qset).questions
+        questions = questions[: args.limit] if args.limit else questions
+        with tempfile.TemporaryDirectory(prefix="qa-rules-") as tmp:
+            articles = Path(tmp) / "articles"
+            n = write_context_corpus(path, articles)
+            s = Settings.from_env({}).with_overrides(corpus=(articles,), index_dir=Path(tmp) / "index",
+                                                     uploads=Path(tmp) / "uploads", reader_model=Path(args.reader),
+                                                     reader_runtime=args.runtime)
+            pipe = Pipeline(s)
+            pipe.index(progress=False)
+            reads = []
+            for q in questions:
+                passages = pipe.retriever.retrieve(q.question, top_k=s.top_k)
+                result = None if is_polar(q.question) else pipe.reader.read(q.question, [p.chunk.text for p in passages])
+                reads.append((passages, result))
+        gold = {q.id: list(q.answers) for q in questions}
+
+        def decided(rules: FindingRules) -> tuple[dict, dict]:
+            preds, counts = {}, {"findings": 0, "other_article": 0, "other_article_right": 0}
+            for q, (passages, result) in zip(questions, reads):
+                ans = decide(q.question, passages, result, rules)
+                preds[q.id] = ans.text if ans.answered else ""
+                for f in ans.findings if ans.kind != "evidence" else []:
+                    counts["findings"] += 1
+                    if " ".join(f.citation.title.split()) != " ".join((q.article_title or "").split()):
+                        counts["other_article"] += 1
+                        counts["other_article_right"] += bool(q.answers) and max_over_golds(f.text, q.answers)[1] >= 0.5
+            return preds, counts
+
+        shipped, c = decided(FindingRules())
+        print(f"{name} end to end ({len(questions)} questions over {n} articles), shipped rules: "
+              f"{_fmt(squad_metrics(shipped, gold))}; {_counts(c)}")
+        for rule, flag in E2E_RULES.items():
+            without, cw = decided(dataclasses.replace(FindingRules(), **{flag: False}))
+            changed = sum(shipped[k] != without[k] for k in shipped)
+            print(f"  without {rule:<10} {_fmt(squad_metrics(without, gold))}; {_counts(cw)} "
+                  f"({changed} answers differ)")
+    return 0
+
+
+def _counts(c: dict) -> str:
+    return (f"{c['findings']} findings, {c['other_article']} from another article than the question's "
+            f"({c['other_article_right']} of them match a gold answer)")
 
 
 def _fmt(m: dict) -> str:

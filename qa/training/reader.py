@@ -332,7 +332,8 @@ Selected on `squad/dev.json` ({meta['dev_examples']} questions; no dev article i
 Because of SQuAD's CC BY-SA 4.0 licence the weights are shared under CC BY-SA 4.0 as a derived work."""
 
 
-def model_card(meta: dict) -> str:
+def model_card(meta: dict, calibration: dict | None = None) -> str:
+    """The model folder's README.md; ``calibration``: the ``calibration.json`` shipped beside it, if any."""
     d = meta["dev"]
     s = meta["settings"]
     history = "\n".join(
@@ -405,7 +406,38 @@ Dev F1 after each epoch (threshold re-chosen each time):
 | epoch | EM | F1 | HasAns F1 | NoAns accuracy | margin ROC AUC |
 |---|---|---|---|---|---|
 {history}
-{notes}"""
+{calibration_section(calibration)}{notes}"""
+
+
+def calibration_section(cal: dict | None) -> str:
+    """What the shipped ``calibration.json`` is, with its cross-fitted numbers next to the confidence before it."""
+    if not cal:
+        return ""
+    meta = cal.get("meta", {})
+    rows = []
+    for name, m in meta.get("sets", {}).items():
+        b, a = m.get("before", {}), m.get("cross_fitted", {})
+
+        def share(x: dict) -> str:
+            v = x.get("confident_wrong_share")
+            return "n/a" if v is None else f"{100 * v:.0f} % of {x.get('confident_answers', 0)}"
+
+        rows.append(f"| {name} | {m.get('questions_with_a_span', 0):,} | {b.get('ece', float('nan')):.3f} | "
+                    f"{a.get('ece', float('nan')):.3f} | {share(b)} | {share(a)} | {b.get('f1', float('nan')):.2f} | "
+                    f"{a.get('f1', float('nan')):.2f} |")
+    return f"""
+## Confidence shown (`calibration.json`)
+The confidence the product shows is not the reader's own: a logistic regression over features of
+retrieval and reading together (`qa/answer/calibrate.py`), fitted by `{meta.get('command', 'qa train-calibrator')}`
+on development data only (`../shared/data/squad/dev.json` over an index of its articles, and the
+NewsQA news dev fifth over an index of all its stories). Every finding must clear its cut-off
+({cal.get('cutoff', float('nan')):.3f}). Measured by cross-fitting (fit on one half of the articles,
+scored on the other), next to the confidence shown before, end to end:
+
+| set | questions | ECE before | ECE after | answers at >= 0.9 wrong, before | after | F1 before | after |
+|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+"""
 
 
 def train(settings: TrainSettings, command: str, threads: int, stop_after: int = 0,

@@ -210,3 +210,18 @@ def test_a_checkpoint_from_before_a_new_setting_still_resumes():
     assert same_data(json.dumps(old), s)
     assert not same_data(json.dumps(old), TrainSettings(**{**asdict(s), "unanswerable_ratio": 0.2}))
     assert not same_data(json.dumps({**old, "seed": 1}), s)
+
+
+def test_model_card_gives_the_shipped_calibration_with_its_numbers(reader_path):
+    """A reader shipped with calibration.json says what the confidence is and what it measured."""
+    from qa.training.reader import model_card
+
+    meta = json.loads((reader_path / "reader.json").read_text())
+    assert "calibration.json" not in model_card(meta)
+    cal = {"cutoff": 0.42, "meta": {"command": "qa train-calibrator --reader models/reader", "sets": {
+        "news": {"questions_with_a_span": 733,
+                 "before": {"ece": 0.5, "confident_answers": 40, "confident_wrong_share": 0.55, "f1": 38.0},
+                 "cross_fitted": {"ece": 0.08, "confident_answers": 10, "confident_wrong_share": 0.1, "f1": 40.0}}}}}
+    card = model_card(meta, cal)
+    assert "## Confidence shown (`calibration.json`)" in card and "0.420" in card
+    assert "| news | 733 | 0.500 | 0.080 | 55 % of 40 | 10 % of 10 | 38.00 | 40.00 |" in card
