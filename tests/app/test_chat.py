@@ -655,6 +655,30 @@ def test_example_button_asks(page):
     user, reply = messages(page).nth(0), messages(page).nth(1)
     assert question in user.inner_text()
     assert reply.inner_text().strip() and "wrong" not in reply.inner_text()
+    # the answer, or the sentence that holds it in view (issue #21)
+    assert "interior and planning ministries" in reply.inner_text(), reply.inner_text()[:800]
+
+
+@browser
+def test_a_yes_no_question_shows_evidence_with_the_denial_marked(page, tmp_path):
+    msg = ask(page, "Did Pakistan agree to let Chinese security staff in?")
+    msg.locator("li.qa-evidence").first.wait_for(timeout=60_000)
+    assert msg.locator(".qa-span").count() == 0  # no span claimed as the answer
+    denials = msg.locator("li.qa-evidence:has(.qa-denial)")
+    assert denials.count() >= 1
+    assert any("Pakistan had not agreed to such a step" in t for t in denials.all_inner_texts())
+    assert msg.locator("li.qa-evidence mark.qa-term").count() >= 2  # the question's key terms highlighted
+    view(page, tmp_path, "chat-polar-view.png")
+
+
+@browser
+def test_a_refusal_under_a_filter_says_so_and_shows_the_closest_sentence(page):
+    page.fill("#until textarea, #until input", "2024-06-30")  # only the harbour article is that old
+    msg = ask(page, "What is the name of the Chinese foreign ministry spokesperson?")
+    text = msg.inner_text()
+    assert msg.locator(".qa-refusal").count() == 1, text[:500]
+    assert "Only articles dated" in text and "2024-06-30" in text, text[:500]
+    assert msg.locator("blockquote.qa-passage").count() >= 1  # closest passages, shown
 
 
 @browser
