@@ -165,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         }
     model = fit(x, y, args.c, Calibrator)
     model.cutoff = best_cutoff(model.probability(x), passes, f1a, f1r)
-    model.meta = {"command": "qa train-calibrator " + " ".join(argv if argv is not None else sys.argv[1:]),
+    from qa.training.reader import _recorded
+
+    words = argv if argv is not None else sys.argv[1:]
+    model.meta = {"command": "qa train-calibrator " + " ".join(_recorded(w) for w in words),
                   "c": args.c, "label": "answerable and best span F1 >= 0.5 (qa.evaluation.metrics.span_is_correct)",
                   "folds": "each set's articles alternately in two halves by sorted title", **report}
     for name, m in report["sets"].items():

@@ -6,6 +6,7 @@ import pytest
 from qa.answer.calibrate import FEATURES, Calibrator, answer_features, normalize_words
 from qa.answer.decide import decide
 from qa.answer.decode import SpanCandidate
+from qa.answer.findings import FindingRules
 from qa.answer.read import ReadResult
 from qa.types import Chunk, Passage
 
@@ -53,6 +54,9 @@ def test_every_finding_must_clear_the_calibrated_bar():
     br_a = BRIDGE.index("September")
     cands = [SpanCandidate(0, lib_a, lib_a + 6, 5.0, 0.0), SpanCandidate(1, br_a, br_a + 9, 4.5, 0.0)]
     plain = decide(QUESTION, _passages(), _result(cands))
+    assert [f.text for f in plain.findings] == ["12 May"]  # the bridge article is not about the library
+    rules = FindingRules(same_topic=False)  # the calibrated bar alone, without the topic rule
+    plain = decide(QUESTION, _passages(), _result(cands), rules)
     assert [f.text for f in plain.findings] == ["12 May", "September"]  # close margins: both shown
     assert plain.features is not None and len(plain.features) == len(FEATURES)
     # A calibrator that trusts only articles about the question's topic keeps the library's date alone.
@@ -61,12 +65,12 @@ def test_every_finding_must_clear_the_calibrated_bar():
     cal = Calibrator(list(FEATURES), [0.0] * len(FEATURES), [1.0] * len(FEATURES), weights, -6.0, cutoff=0.5)
     res = _result(cands)
     res.calibrator = cal
-    ans = decide(QUESTION, _passages(), res)
+    ans = decide(QUESTION, _passages(), res, rules)
     assert [f.text for f in ans.findings] == ["12 May"] and ans.score == pytest.approx(1 / (1 + np.exp(-4.0)))
     assert ans.alternatives[0]["text"] == "September" and ans.alternatives[0]["score"] < 0.5
     # When the first span fails the bar too, the question is refused.
     cal.cutoff = 0.99
-    refused = decide(QUESTION, _passages(), res)
+    refused = decide(QUESTION, _passages(), res, rules)
     assert not refused.answered and refused.alternatives[0]["text"] == "12 May"
 
 

@@ -72,7 +72,8 @@ def test_a_tiny_run_exports_resumes_and_records_its_lineage(tmp_path, reader_pat
     # Continuing from one of our own readers keeps that reader's recipe.
     assert meta["parent"]["command"].startswith("qa train-reader")
     card = (out / "README.md").read_text()
-    assert "Training ran in 2 stages" in card and "synthetic cloze questions" in card
+    stages = 2 + len(_lineage(json.loads((reader_path / "reader.json").read_text())))
+    assert f"Training ran in {stages} stages" in card and "synthetic cloze questions" in card
     assert {p.name for p in out.iterdir()} >= {"model.safetensors", "config.json", "tokenizer.json", "reader.json"}
     assert not list(tmp_path.glob("model.tmp")) and not list(tmp_path.glob("model.old"))
     log = (run / "log.jsonl").read_text().splitlines()
@@ -225,3 +226,12 @@ def test_model_card_gives_the_shipped_calibration_with_its_numbers(reader_path):
     card = model_card(meta, cal)
     assert "## Confidence shown (`calibration.json`)" in card and "0.420" in card
     assert "| news | 733 | 0.500 | 0.080 | 55 % of 40 | 10 % of 10 | 38.00 | 40.00 |" in card
+
+
+def _lineage(meta: dict) -> list[dict]:
+    """The stages a reader's reader.json records before its own."""
+    out, parent = [], meta.get("parent")
+    while parent:
+        out.append(parent)
+        parent = parent.get("parent")
+    return out
