@@ -212,50 +212,12 @@ def export_module(module: Any, inputs: dict[str, Any], outputs: list[str], path:
 
 
 def session(model: Path | bytes, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session using ``threads`` cores (default: all), one op at a time.
-
-    Graph optimisation (operator fusion, constant folding) is most of the time a session takes to
-    start, and its result is the same every time: the first session of a cached model saves its
-    optimised graph beside it (``*.opt.onnx``, written atomically), and later ones load that with
-    optimisation off. The saved graph is optimised at the portable ``EXTENDED`` level (the ``ALL``
-    level adds only layout changes for convolutions, and ties the file to one CPU).
-    """
+    """An ONNX Runtime CPU session using ``threads`` cores (default: all), one op at a time."""
     import onnxruntime as ort
 
-    def options(level: Any, save: Path | None = None) -> Any:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        opts.graph_optimization_level = level
-        if save is not None:
-            opts.optimized_model_filepath = str(save)
-        return opts
-
-    levels = ort.GraphOptimizationLevel
-    if isinstance(model, bytes):
-        return ort.InferenceSession(model, options(levels.ORT_ENABLE_EXTENDED), providers=["CPUExecutionProvider"])
-    model = Path(model)
-    optimised = optimised_path(model)
-    if optimised.exists():
-        try:
-            return ort.InferenceSession(str(optimised), options(levels.ORT_DISABLE_ALL),
-                                        providers=["CPUExecutionProvider"])
-        except Exception as exc:  # a damaged file: optimise again from the source graph
-            log.warning("cannot load %s (%s): optimising %s again", optimised.name, exc, model.name)
-    tmp = optimised.with_name(f".{optimised.name}.{os.getpid()}.tmp")
-    try:
-        sess = ort.InferenceSession(str(model), options(levels.ORT_ENABLE_EXTENDED, tmp),
-                                    providers=["CPUExecutionProvider"])
-        if tmp.exists():
-            os.replace(tmp, optimised)
-        return sess
-    except OSError:  # cannot write beside the model: a session all the same, optimised in memory
-        return ort.InferenceSession(str(model), options(levels.ORT_ENABLE_EXTENDED), providers=["CPUExecutionProvider"])
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def optimised_path(model: Path) -> Path:
-    """Where a model's optimised graph is kept: ``reader-<digest>.onnx`` -> ``reader-<digest>.opt.onnx``."""
-    return model.with_name(model.stem + ".opt.onnx")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
+                                providers=["CPUExecutionProvider"])
