@@ -36,10 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from qa.answer.findings import FindingRules
     from qa.answer.polar import is_polar
     from qa.answer.read import Reader
-    from qa.evaluation.evaluate import gold_passage, held_out_only, load_questions
+    from qa.evaluation.evaluate import gold_passage
     from qa.evaluation.squad import squad_metrics
 
-    data = ROOT.parent / "shared" / "data"
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reader", default=str(ROOT / "models" / "reader"))
     p.add_argument("--runtime", default="torch")
@@ -50,15 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.end_to_end:
         return end_to_end(args)
     reader = Reader(args.reader, runtime=args.runtime)
-    sets = [("squad dev", data / "squad" / "dev.json", False),
-            ("news dev", data / "qa_train" / "newsqa_train.json.gz", True)]
-    for name, path, held in sets:
-        if not path.exists():
-            print(f"{name}: {path} not present, skipped")
-            continue
-        qset = load_questions(path)
-        questions = (held_out_only(qset) if held else qset).questions
-        questions = questions[: args.limit] if args.limit else questions
+    for name, path, questions in dev_sets(args):
         reads = []
         for g in range(0, len(questions), 64):
             chunk = questions[g : g + 64]
@@ -84,6 +75,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def dev_sets(args: argparse.Namespace):
+    """(name, file, questions) of each development set present (``--only`` one, ``--limit`` N each)."""
+    from qa.evaluation.evaluate import held_out_only, load_questions
+
+    data = ROOT.parent / "shared" / "data"
+    sets = [("squad dev", data / "squad" / "dev.json", False),
+            ("news dev", data / "qa_train" / "newsqa_train.json.gz", True)]
+    for name, path, held in sets:
+        if getattr(args, "only", None) and not name.startswith(args.only):
+            continue
+        if not path.exists():
+            print(f"{name}: {path} not present, skipped")
+            continue
+        qset = load_questions(path)
+        questions = (held_out_only(qset) if held else qset).questions
+        yield name, path, questions[: args.limit] if args.limit else questions
+
+
 E2E_RULES = {"same_topic": "same_topic", "demands": "drop_demands"}
 
 
@@ -95,21 +104,10 @@ def end_to_end(args: argparse.Namespace) -> int:
     from qa.answer.pipeline import Pipeline
     from qa.answer.polar import is_polar
     from qa.config import Settings
-    from qa.evaluation.evaluate import held_out_only, load_questions, write_context_corpus
+    from qa.evaluation.evaluate import write_context_corpus
     from qa.evaluation.squad import max_over_golds, squad_metrics
 
-    data = ROOT.parent / "shared" / "data"
-    sets = [("squad dev", data / "squad" / "dev.json", False),
-            ("news dev", data / "qa_train" / "newsqa_train.json.gz", True)]
-    for name, path, held in sets:
-        if args.only and not name.startswith(args.only):
-            continue
-        if not path.exists():
-            print(f"{name}: {path} not present, skipped")
-            continue
-        qset = load_questions(path)
-        questions = (held_out_only(qset) if held else qset).questions
-        questions = questions[: args.limit] if args.limit else questions
+    for name, path, questions in dev_sets(args):
         with tempfile.TemporaryDirectory(prefix="qa-rules-") as tmp:
             articles = Path(tmp) / "articles"
             n = write_context_corpus(path, articles)
