@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.end_to_end:
         return end_to_end(args)
     reader = Reader(args.reader, runtime=args.runtime)
+    reader.load()
+    reader.calibrator = None  # end to end only: its features need retrieval (see qa.evaluation.evaluate)
     for name, path, questions in dev_sets(args):
         reads = []
         for g in range(0, len(questions), 64):

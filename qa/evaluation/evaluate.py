@@ -310,8 +310,11 @@ def run_reader_only(reader: Any, questions: Sequence[EvalQuestion], progress: bo
     denies the question is never the answer, the best remaining span must clear the stored
     threshold and, when a verifier ships with the reader, its cut-off; the confidence shown is
     the score the calibration checks. ``margin`` stays the raw best span's, for the sweep.
+    The end-to-end calibrator (``calibration.json``) is left out: its features are retrieval's
+    too (ranks, dense and BM25 scores), which a gold context alone does not have.
     """
     reader.load()
+    reader.calibrator = None
     threshold = float(reader.null_threshold)
     t0 = time.perf_counter()
     reads: list = []

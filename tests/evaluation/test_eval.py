@@ -561,3 +561,20 @@ def test_json_has_no_infinities(tmp_path):
     text = (tmp_path / "metrics.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
     assert json.loads(text)["threshold_sweep"]["rows"][0]["margin_threshold"] is None  # cut-off 0: -inf
+
+
+def test_reader_only_leaves_the_end_to_end_calibrator_out(tmp_path, capsys, reader_path):
+    """The shipped calibration.json scores retrieval features too; over a gold context alone it would
+    refuse everything, so reader-only decides without it (as the dev scores in the README do)."""
+    from qa.answer.read import Reader
+    from qa.config import Settings
+
+    assert (reader_path / "calibration.json").exists()
+    qfile = tmp_path / "dev.json"
+    qfile.write_text(json.dumps(SQUAD), encoding="utf-8")
+    reader = Reader(reader_path, runtime="onnx")
+    assert run(eval_args(tmp_path, qfile, "--reader-only", "--json"), Settings(),
+               pipeline=FakePipeline(reader=reader)) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert reader.calibrator is None
+    assert out["answers"]["HasAns_f1"] > 50.0  # "Where were they killed?" is answered from its context
