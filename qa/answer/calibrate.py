@@ -31,7 +31,8 @@ import string
 
 import numpy as np
 
-from qa.answer.verify import VerifierModel, content_stems, question_type, sentence_around, type_fits
+from qa.answer.terms import content_stems
+from qa.answer.verify import VerifierModel, question_type, sentence_around, type_fits
 from qa.types import Passage
 
 CALIBRATION_FILE = "calibration.json"

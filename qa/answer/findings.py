@@ -46,7 +46,7 @@ from qa.store.chunk import split_sentences
 from qa.answer.decode import SpanCandidate
 from qa.answer.demands import demanded_in, question_subjects
 from qa.answer.negation import QuestionPredicate
-from qa.answer.terms import content_words, stem
+from qa.answer.terms import content_stems
 from qa.types import Passage
 
 
@@ -163,19 +163,15 @@ class _TopicShare:
     """How many of the question's content words (stemmed) an article holds in its title and retrieved passages."""
 
     def __init__(self, question: str, passages: list[Passage]) -> None:
-        self.question = _stems(question)
+        self.question = content_stems(question)
         self.passages = passages
         self.cache: dict[str, int] = {}
 
     def __call__(self, article_id: str) -> int:
         if article_id not in self.cache:
             texts = [f"{p.title or ''}\n{p.chunk.text}" for p in self.passages if p.chunk.article_id == article_id]
-            self.cache[article_id] = len(self.question & _stems("\n".join(texts)))
+            self.cache[article_id] = len(self.question & content_stems("\n".join(texts)))
         return self.cache[article_id]
-
-
-def _stems(text: str) -> set[str]:
-    return {stem(w.lower) for w in content_words(text)}
 
 
 def order(findings: list[LocatedSpan], passages: list[Passage]) -> list[LocatedSpan]:

@@ -108,3 +108,8 @@ def content_words(text: str) -> list[Word]:
         if b not in STOP_WORDS and not b.isdigit() and len(b) > 1:
             out.append(w)
     return out
+
+
+def content_stems(text: str) -> set[str]:
+    """The stems of a text's content words: what "holds the question's words" compares."""
+    return {stem(w.lower) for w in content_words(text)}

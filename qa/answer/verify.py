@@ -26,7 +26,7 @@ import numpy as np
 
 from qa.store.chunk import split_sentences
 from qa.answer.negation import denies
-from qa.answer.terms import content_words, stem
+from qa.answer.terms import content_stems
 
 VERIFIER_FILE = "verifier.json"
 
@@ -43,10 +43,6 @@ _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
     r"thousand|million|billion|dozen|several|few|many|half)\b", re.I)
 _CAPITAL = re.compile(r"\b[A-Z][a-z]+")
-
-
-def content_stems(text: str) -> set[str]:
-    return {stem(w.lower) for w in content_words(text)}
 
 
 def question_type(question: str) -> str:

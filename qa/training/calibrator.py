@@ -165,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         }
     model = fit(x, y, args.c, Calibrator)
     model.cutoff = best_cutoff(model.probability(x), passes, f1a, f1r)
-    from qa.training.reader import _recorded
+    from qa.training.reader import recorded_arg
 
     words = argv if argv is not None else sys.argv[1:]
-    model.meta = {"command": "qa train-calibrator " + " ".join(_recorded(w) for w in words),
+    model.meta = {"command": "qa train-calibrator " + " ".join(recorded_arg(w) for w in words),
                   "c": args.c, "label": "answerable and best span F1 >= 0.5 (qa.evaluation.metrics.span_is_correct)",
                   "folds": "each set's articles alternately in two halves by sorted title", **report}
     for name, m in report["sets"].items():

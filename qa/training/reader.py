@@ -94,7 +94,7 @@ def repo_path(path: str) -> str:
     return str(ROOT / path) if path and not Path(path).is_absolute() else path
 
 
-def _recorded(arg: str) -> str:
+def recorded_arg(arg: str) -> str:
     """A command-line word as recorded in reader.json: absolute paths relative to the repository."""
     return repo_relative(arg) if arg.startswith("/") else arg
 
@@ -409,6 +409,11 @@ Dev F1 after each epoch (threshold re-chosen each time):
 {calibration_section(calibration)}{notes}"""
 
 
+def _wrong_share(m: dict) -> str:
+    v = m.get("confident_wrong_share")
+    return "n/a" if v is None else f"{100 * v:.0f} % of {m.get('confident_answers', 0)}"
+
+
 def calibration_section(cal: dict | None) -> str:
     """What the shipped ``calibration.json`` is, with its cross-fitted numbers next to the confidence before it."""
     if not cal:
@@ -417,13 +422,8 @@ def calibration_section(cal: dict | None) -> str:
     rows = []
     for name, m in meta.get("sets", {}).items():
         b, a = m.get("before", {}), m.get("cross_fitted", {})
-
-        def share(x: dict) -> str:
-            v = x.get("confident_wrong_share")
-            return "n/a" if v is None else f"{100 * v:.0f} % of {x.get('confident_answers', 0)}"
-
         rows.append(f"| {name} | {m.get('questions_with_a_span', 0):,} | {b.get('ece', float('nan')):.3f} | "
-                    f"{a.get('ece', float('nan')):.3f} | {share(b)} | {share(a)} | {b.get('f1', float('nan')):.2f} | "
+                    f"{a.get('ece', float('nan')):.3f} | {_wrong_share(b)} | {_wrong_share(a)} | {b.get('f1', float('nan')):.2f} | "
                     f"{a.get('f1', float('nan')):.2f} |")
     return f"""
 ## Confidence shown (`calibration.json`)
@@ -697,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(base=repo_relative(args.base or default_base()), **flags)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    command = "qa train-reader " + " ".join(_recorded(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "qa train-reader " + " ".join(recorded_arg(a) for a in (argv if argv is not None else sys.argv[1:]))
     train(settings, command.strip(), args.threads, args.stop_after, args.time_budget)
     return 0
 
