@@ -168,6 +168,35 @@ def test_onnx_copy_is_cached_by_content(reader_path, tmp_path, monkeypatch):
     assert len(list(cache_dir().glob("reader-*.onnx"))) == 2
 
 
+def test_source_digest_memo_follows_the_files(tmp_path, monkeypatch):
+    """The weights are hashed once; their stat stands in after, and any change to a file rehashes it."""
+    import os
+
+    from qa.util.onnx import cache_dir, source_digest
+
+    monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"a": 1}')
+    (model / "model.safetensors").write_bytes(b"weights" * 1000)
+    first = source_digest(model, "reader", False)
+    memos = list((cache_dir() / "digests").iterdir())
+    assert len(memos) == 1 and memos[0].read_text() == first
+    memos[0].write_text("0" * 20)  # a memo is trusted while the files' stats are unchanged
+    assert source_digest(model, "reader", False) == "0" * 20
+    assert source_digest(model, "reader", True) == source_digest(model, "reader", True) != "0" * 20
+    st = (model / "model.safetensors").stat()
+    os.utime(model / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched, same bytes
+    assert source_digest(model, "reader", False) == first
+    (model / "config.json").write_text('{"a": 2}')  # new content: a new key
+    assert source_digest(model, "reader", False) not in (first, "0" * 20)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("QA_MODEL_CACHE", str(blocked / "cache"))  # a memo cannot be written: still a digest
+    assert source_digest(model, "reader", False) == source_digest(model, "reader", False)
+    assert len(source_digest(model, "reader", False)) == 20
+
+
 @pytest.mark.slow
 def test_unwritable_cache_still_answers(reader_path, tmp_path, monkeypatch):
     blocked = tmp_path / "file"
