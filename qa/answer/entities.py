@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.answer.terms import STOP_WORDS, words
+from qa.answer.terms import AUXILIARIES, PRONOUNS, STOP_WORDS, WH_WORDS, words
 
 MAX_NAME_WORDS = 7  # a longer title is a headline, not a name ("Beijing pushing Islamabad on joint ...")
 _PARENS = re.compile(r"\s*\(([^)]*)\)")
@@ -139,6 +139,7 @@ def pronoun_evidence(texts: list[str]) -> Counter:
     return counts
 
 
+_SENTENCE_OPENERS = AUXILIARIES | WH_WORDS | PRONOUNS | {"i", "you", "we"}
 _NAME_RUN = re.compile(r"[A-Z][\w'’`.-]*(?:\s+(?:(?:of|de|van|von|der|da|del|la|le)\s+)?[A-Z][\w'’`.-]*)*")
 
 
@@ -149,6 +150,10 @@ def names_in(text: str) -> list[str]:
         name = re.sub(r"['’`]s$", "", m.group(0)).rstrip(".")
         before = text[: m.start()].rstrip()
         first_word = not before or before[-1] in ".!?\"“:;"
+        if first_word:  # "Did Kasa-Vubu agree?": the auxiliary is capitalised only because it starts the sentence
+            lead = name.split(" ", 1)
+            if len(lead) == 2 and lead[0].lower() in _SENTENCE_OPENERS:
+                name = lead[1]
         if first_word and " " not in name:
             continue  # "The", "He", "In": capitalised because a sentence starts there
         if name.lower() in STOP_WORDS:

@@ -148,6 +148,15 @@ def test_the_topic_opens_the_conversation_and_gender_and_number_choose_the_refer
         "What happened to Vanilla Ice in 1985?")
 
 
+def test_their_about_a_person_is_not_the_persons_and_a_sentence_opener_is_not_part_of_a_name():
+    # "their" about a singer is the band's or a couple's; with no other name it is left as asked
+    assert Conversation(topic="Chuck Schuldiner").resolve("What was their first album?").text == (
+        "What was their first album?")
+    # "Did" starts the answer's sentence; it is not part of the name "Kasa-Vubu"
+    conv = talk(("Who opposed him?", "Did Kasa-Vubu agree? He dismissed him."), topic="Patrice Lumumba")
+    assert "Did Kasa" not in conv.resolve("How did they solve this problem?").text
+
+
 def test_a_question_that_names_its_own_subject_is_never_rewritten():
     conv = Conversation(topic="Ben Stein")
     for q in ("Was Ben a writer?", "Did Stein write his own books?", "What is inflation?"):
