@@ -21,7 +21,10 @@ def test_pakistan_question_is_answered_from_the_seed_article(seed_pipeline):
     # the span highlights exactly the answer inside the cited passage
     assert c.passage[c.answer_start : c.answer_end] == ans.text
     assert 0 < len(ans.text.split()) <= 30  # the reader's answer limit (max_answer_tokens)
-    assert 0.5 < ans.score <= 1.0
+    # the confidence shown is the calibrated probability of being right (calibration.json): an answer is
+    # shown when it clears the calibrated cut-off, which can be well under 0.5 (0.46 here with int8 on VNNI)
+    cal = seed_pipeline.reader.calibrator
+    assert (cal.cutoff if cal is not None else 0.0) < ans.score <= 1.0
     assert set(ans.timings) == {"retrieve", "read", "total"}
     assert ans.text in (CORPUS / "000_5f212afdc6001fcb.txt").read_text()
 
