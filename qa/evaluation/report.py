@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from qa.evaluation.metrics import STAGES, EvalResult
+from qa.util.atomic import atomic_write_text, temporary_sibling
 
 MAX_MISSES = 15
 PLOTS = ("calibration.png", "f1_by_question_word.png", "latency.png", "threshold_sweep.png")
@@ -45,21 +46,8 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = _tmp(path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def atomic_save_figure(fig: Any, path: Path) -> None:
-    tmp = _tmp(path)
+    tmp = temporary_sibling(path)
     try:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
         os.replace(tmp, path)

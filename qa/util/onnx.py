@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
+from qa.util.atomic import atomic_write_text
+
 log = logging.getLogger(__name__)
 
 EXPORT_RECIPE = "1"  # bump when export or quantization settings change: old cache files stop matching
@@ -141,16 +143,11 @@ def source_digest(model_dir: str | Path, kind: str, int8: bool, exclude: tuple[s
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     digest = h.hexdigest()[:20]
-    tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
     try:  # a memo that cannot be written only costs the hash next time
         memo.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(digest, encoding="ascii")
-        os.replace(tmp, memo)
+        atomic_write_text(memo, digest, encoding="ascii")
     except OSError:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
+        pass
     return digest
 
 

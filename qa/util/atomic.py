@@ -1,0 +1,24 @@
+"""Files written whole or not at all: a temporary sibling renamed over the target.
+
+A reader (another process, or the next run after a crash) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def temporary_sibling(path: Path) -> Path:
+    """A hidden name beside ``path``, unique to this process, for writing before the rename."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically; the temporary file is removed if anything fails."""
+    tmp = temporary_sibling(path)
+    try:
+        tmp.write_text(text, encoding=encoding)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
