@@ -112,11 +112,19 @@ class VerifierModel:
     intercept: float
     cutoff: float = 0.5
     meta: dict = field(default_factory=dict)
+    # Optional monotone map of the logistic output to the rate of right answers seen at it (isotonic
+    # regression, as knots for np.interp): a linear model keeps rising with the margin while the share
+    # of right answers levels off below 1, so without it the top scores overclaim.
+    isotonic_x: list[float] = field(default_factory=list)
+    isotonic_y: list[float] = field(default_factory=list)
 
     def probability(self, x: list[float] | np.ndarray) -> np.ndarray:
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.coef) + self.intercept)))
+        p = 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.coef) + self.intercept)))
+        if self.isotonic_x:
+            p = np.interp(p, self.isotonic_x, self.isotonic_y)
+        return p
 
     def save(self, folder: str | Path) -> Path:
         path = Path(folder) / self.FILE
@@ -148,3 +156,27 @@ def fit(x: np.ndarray, y: np.ndarray, c: float = 1.0, model: type[VerifierModel]
     scale[scale < 1e-9] = 1.0
     lr = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
     return model(list(model.NAMES), mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
+
+
+def fit_isotonic(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float = 1.0,
+                 model: type[VerifierModel] = VerifierModel, folds: int = 5) -> VerifierModel:
+    """``fit``, then isotonic regression (scikit-learn) from its probability to the share of right
+    answers. The map is learnt on out-of-fold probabilities (``folds`` groups of ``groups``, e.g.
+    articles, so one article's questions are never scored by a model that saw them), as
+    scikit-learn's ``CalibratedClassifierCV`` does, so it corrects the fit's overconfidence rather
+    than memorising its training rows."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.model_selection import GroupKFold
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+    folds = min(folds, len(np.unique(groups)))
+    if folds < 2:  # one article: no out-of-fold probabilities to learn the map from
+        return fit(x, y, c, model)
+    oof = np.zeros(len(y))
+    for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
+        oof[test] = fit(x[train], y[train], c, model).probability(x[test])
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
+    out = fit(x, y, c, model)
+    out.isotonic_x = [float(v) for v in iso.X_thresholds_]
+    out.isotonic_y = [float(v) for v in iso.y_thresholds_]
+    return out

@@ -14,10 +14,17 @@ set's articles (fit on one half of both sets, score the other), next to the
 confidence the product showed before, on the same questions; then the shipped
 model is fitted on all rows, with the cut-off that maximises F1 over both sets,
 and written to ``calibration.json`` beside the reader.
+
+The logistic model's probability is then mapped through an isotonic regression
+learnt on out-of-fold probabilities (``--no-isotonic`` leaves it out): the share
+of right answers levels off below 1 as the reader's margin grows, and a linear
+model cannot level off, so without the map the top scores claim more than they
+deliver. Both are cross-fitted and reported side by side.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -44,6 +51,7 @@ class Rows:
     answered_before: list[bool] = field(default_factory=list)
     passes_margin: list[bool] = field(default_factory=list)  # a span the margin threshold lets through
     fold: list[int] = field(default_factory=list)
+    group: list[str] = field(default_factory=list)  # the question's article: isotonic folds keep it whole
     skipped: int = 0  # questions with no span at all (yes/no questions, every span a denial)
 
 
@@ -88,6 +96,7 @@ def ask_set(name: str, path: str, held_out: bool, settings, reader_path: str, li
             rows.answered_before.append(bool(ans.answered))
             rows.passes_margin.append(ans.margin is not None and ans.margin > threshold)
             rows.fold.append(half[q.article_title or ""])
+            rows.group.append(f"{name}:{q.article_title or ''}")
         log.info("%s: %d rows in %.0f s (%d questions without a span)", name, len(rows.x), time.time() - t0,
                  rows.skipped)
     return rows
@@ -131,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--news", default=str(cfg.data_dir / "qa_train" / "newsqa_train.json.gz"),
                    help="NewsQA file whose held-out fifth is the news dev set ('' to leave it out)")
     p.add_argument("--limit", type=int, default=0, help="only the first N questions of each set (smoke runs)")
+    p.add_argument("--isotonic", action=argparse.BooleanOptionalAction, default=True,
+                   help="map the logistic probability through isotonic regression (default: on)")
     args = p.parse_args(argv)
     sets = [("squad", args.squad_dev, False)] + ([("news", args.news, True)] if args.news else [])
     for _, path, _ in sets:
@@ -139,20 +150,31 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from qa.answer.calibrate import Calibrator
-    from qa.answer.verify import fit
+    from qa.answer.verify import fit, fit_isotonic
 
     data = [ask_set(name, path, held, cfg, args.reader, args.limit) for name, path, held in sets]
     x = np.array([r for d in data for r in d.x], dtype=np.float64)
     y = np.array([v for d in data for v in d.right])
     fold = np.array([v for d in data for v in d.fold])
+    group = np.array([v for d in data for v in d.group])
     passes = np.array([v for d in data for v in d.passes_margin])
     f1a = np.array([v for d in data for v in d.f1_answer])
     f1r = np.array([v for d in data for v in d.f1_refuse])
-    oof = np.zeros(len(y))
-    for k in (0, 1):
-        oof[fold == k] = fit(x[fold != k], y[fold != k], args.c, Calibrator).probability(x[fold == k])
+    def fitted(rows: np.ndarray, isotonic: bool) -> Calibrator:
+        if isotonic:
+            return fit_isotonic(x[rows], y[rows], group[rows], args.c, Calibrator)
+        return fit(x[rows], y[rows], args.c, Calibrator)
+
+    oofs = {}
+    for isotonic in (False, True):
+        oofs[isotonic] = np.zeros(len(y))
+        for k in (0, 1):
+            oofs[isotonic][fold == k] = fitted(fold != k, isotonic).probability(x[fold == k])
+    oof = oofs[args.isotonic]
     cut_oof = best_cutoff(oof, passes, f1a, f1r)
-    report: dict = {"cutoff_cross_fitted": cut_oof, "sets": {}}
+    cut_other = best_cutoff(oofs[not args.isotonic], passes, f1a, f1r)
+    other = "cross_fitted_logistic_only" if args.isotonic else "cross_fitted_with_isotonic"
+    report: dict = {"isotonic": args.isotonic, "cutoff_cross_fitted": cut_oof, "sets": {}}
     start = 0
     for d in data:
         sl = slice(start, start + len(d.x))
@@ -162,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
             "questions_with_a_span": len(d.x), "without_a_span": d.skipped, "right_spans": int(right.sum()),
             "before": set_metrics(np.array(d.before), np.array(d.answered_before), right, f1a[sl], f1r[sl]),
             "cross_fitted": set_metrics(oof[sl], passes[sl] & (oof[sl] > cut_oof), right, f1a[sl], f1r[sl]),
+            other: set_metrics(oofs[not args.isotonic][sl], passes[sl] & (oofs[not args.isotonic][sl] > cut_other),
+                               right, f1a[sl], f1r[sl]),
         }
-    model = fit(x, y, args.c, Calibrator)
+    model = fitted(np.ones(len(y), dtype=bool), args.isotonic)
     model.cutoff = best_cutoff(model.probability(x), passes, f1a, f1r)
     from qa.training.reader import recorded_arg
 

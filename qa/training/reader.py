@@ -425,10 +425,12 @@ def calibration_section(cal: dict | None) -> str:
         rows.append(f"| {name} | {m.get('questions_with_a_span', 0):,} | {b.get('ece', float('nan')):.3f} | "
                     f"{a.get('ece', float('nan')):.3f} | {_wrong_share(b)} | {_wrong_share(a)} | {b.get('f1', float('nan')):.2f} | "
                     f"{a.get('f1', float('nan')):.2f} |")
+    iso = (", its probability mapped by an isotonic regression learnt out of fold to the share of right answers"
+           if cal.get("isotonic_x") else "")
     return f"""
 ## Confidence shown (`calibration.json`)
 The confidence the product shows is not the reader's own: a logistic regression over features of
-retrieval and reading together (`qa/answer/calibrate.py`), fitted by `{meta.get('command', 'qa train-calibrator')}`
+retrieval and reading together (`qa/answer/calibrate.py`){iso}, fitted by `{meta.get('command', 'qa train-calibrator')}`
 on development data only (`../shared/data/squad/dev.json` over an index of its articles, and the
 NewsQA news dev fifth over an index of all its stories). Every finding must clear its cut-off
 ({cal.get('cutoff', float('nan')):.3f}). Measured by cross-fitting (fit on one half of the articles,

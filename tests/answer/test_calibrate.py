@@ -86,3 +86,30 @@ def test_calibrator_round_trips_beside_the_reader(tmp_path):
     again = Calibrator.load(tmp_path)
     assert again.cutoff == 0.4 and np.allclose(again.probability(x[:5]), model.probability(x[:5]))
     assert model.coef[FEATURES.index("article_share")] > 1.0
+
+
+def test_isotonic_map_stops_the_top_scores_overclaiming(tmp_path):
+    """Right answers level off at 70% however large the margin: the logistic fit alone claims more at the
+    top; with the isotonic map (learnt out of fold, by article) it says about what it delivers, and it
+    round-trips beside the reader."""
+    from qa.answer.verify import fit, fit_isotonic
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    x = rng.normal(size=(n, len(FEATURES)))
+    margin = x[:, FEATURES.index("margin")] * 4
+    x[:, FEATURES.index("margin")] = margin
+    p_right = np.where(margin > 0, 0.7, 0.7 / (1 + np.exp(-margin)) * 2 * 0.5)
+    y = (rng.random(n) < p_right).astype(int)
+    groups = np.arange(n) // 40  # 100 "articles"
+    top = margin > 6
+    plain = fit(x, y, model=Calibrator)
+    mapped = fit_isotonic(x, y, groups, model=Calibrator)
+    assert plain.probability(x[top]).mean() > 0.8  # a linear model keeps rising
+    assert abs(mapped.probability(x[top]).mean() - y[top].mean()) < 0.08
+    assert mapped.isotonic_x and all(b >= a for a, b in zip(mapped.isotonic_y, mapped.isotonic_y[1:]))
+    mapped.save(tmp_path)
+    again = Calibrator.load(tmp_path)
+    assert np.allclose(again.probability(x[:20]), mapped.probability(x[:20]))
+    # A set with a single article has nothing out of fold to learn the map from: the plain fit.
+    assert not fit_isotonic(x[:40], y[:40], np.zeros(40), model=Calibrator).isotonic_x

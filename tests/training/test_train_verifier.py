@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import pytest
+
 from qa.answer.read import Reader
 from qa.training.verifier import main
 
@@ -20,9 +22,9 @@ ARTICLES = {
 }
 
 
-def _dev(path):
+def _dev(path, articles=None):
     data = []
-    for title, (ctx, qs) in ARTICLES.items():
+    for title, (ctx, qs) in (articles or ARTICLES).items():
         qas = [{"id": f"{title}{i}", "question": q,
                 "answers": [] if a is None else [{"text": a, "answer_start": ctx.index(a)}],
                 "is_impossible": a is None} for i, (q, a) in enumerate(qs)]
@@ -64,3 +66,40 @@ def test_calibrator_cutoff_and_set_metrics():
     m = set_metrics(prob, passes & (prob > 0.5), np.array([1, 0, 0, 1]), f1a, f1r)
     assert m["confident_answers"] == 2 and m["confident_wrong_share"] == 0.5 and m["answered"] == 2
     assert m["f1"] == pytest.approx(100 * (1 + 0 + 1 + 0) / 4)
+
+
+@pytest.mark.slow
+def test_train_calibrator_writes_a_cross_fitted_isotonic_calibration(tmp_path, reader_path, monkeypatch):
+    """`qa train-calibrator` on a tiny dev set of four articles, end to end over a temporary index:
+    calibration.json beside the reader, with the isotonic map, both fits reported cross-fitted, and the
+    reader then shows its probabilities."""
+    import numpy as np
+
+    from qa.answer.calibrate import Calibrator
+    from qa.training.calibrator import main as calibrate
+
+    monkeypatch.setenv("QA_UPLOADS", str(tmp_path / "uploads"))
+    more = {
+        "Harbour": ("The harbour at Kelso opened in 1887. Its lighthouse, painted red, was automated in 1979 "
+                    "and is kept by the coast guard.",
+                    [("When did the harbour open?", "1887"), ("What colour is the lighthouse?", "red"),
+                     ("Who keeps the lighthouse?", "the coast guard"), ("How deep is the harbour?", None)]),
+        "Orchard": ("The Hill orchard grows 40 kinds of apple. Its cider press was bought from a farm in Devon "
+                    "in 2003, and the harvest festival is held every October.",
+                    [("How many kinds of apple does the orchard grow?", "40"),
+                     ("When is the harvest festival held?", "every October"),
+                     ("Where was the cider press bought?", "a farm in Devon"), ("Who planted the orchard?", None)]),
+    }
+    dev = _dev(tmp_path / "dev.json", {**ARTICLES, **more})
+    model = tmp_path / "reader"
+    shutil.copytree(reader_path, model)
+    (model / "calibration.json").unlink(missing_ok=True)
+    assert calibrate(["--reader", str(model), "--squad-dev", str(dev), "--news", ""]) == 0
+    stored = json.loads((model / "calibration.json").read_text())
+    report = stored["meta"]["sets"]["squad"]
+    assert stored["meta"]["isotonic"] is True and stored["isotonic_x"]
+    assert report["questions_with_a_span"] + report["without_a_span"] == 18
+    assert {"before", "cross_fitted", "cross_fitted_logistic_only"} <= set(report)
+    cal = Calibrator.load(model)
+    p = cal.probability(np.zeros((3, len(cal.names))))
+    assert ((0.0 <= p) & (p <= 1.0)).all()
