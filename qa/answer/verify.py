@@ -163,8 +163,8 @@ def fit_isotonic(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float = 1.
     """``fit``, then isotonic regression (scikit-learn) from its probability to the share of right
     answers. The map is learnt on out-of-fold probabilities (``folds`` groups of ``groups``, e.g.
     articles, so one article's questions are never scored by a model that saw them), as
-    scikit-learn's ``CalibratedClassifierCV`` does, so it corrects the fit's overconfidence rather
-    than memorising its training rows."""
+    scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does, so it corrects the fit's
+    overconfidence rather than memorising its training rows."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.model_selection import GroupKFold
 

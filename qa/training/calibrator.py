@@ -160,21 +160,22 @@ def main(argv: list[str] | None = None) -> int:
     passes = np.array([v for d in data for v in d.passes_margin])
     f1a = np.array([v for d in data for v in d.f1_answer])
     f1r = np.array([v for d in data for v in d.f1_refuse])
+
     def fitted(rows: np.ndarray, isotonic: bool) -> Calibrator:
         if isotonic:
             return fit_isotonic(x[rows], y[rows], group[rows], args.c, Calibrator)
         return fit(x[rows], y[rows], args.c, Calibrator)
 
-    oofs = {}
+    # Cross-fitted probabilities and cut-offs of both fits: the chosen one is reported as "cross_fitted".
+    oofs, cuts = {}, {}
     for isotonic in (False, True):
         oofs[isotonic] = np.zeros(len(y))
         for k in (0, 1):
             oofs[isotonic][fold == k] = fitted(fold != k, isotonic).probability(x[fold == k])
-    oof = oofs[args.isotonic]
-    cut_oof = best_cutoff(oof, passes, f1a, f1r)
-    cut_other = best_cutoff(oofs[not args.isotonic], passes, f1a, f1r)
-    other = "cross_fitted_logistic_only" if args.isotonic else "cross_fitted_with_isotonic"
-    report: dict = {"isotonic": args.isotonic, "cutoff_cross_fitted": cut_oof, "sets": {}}
+        cuts[isotonic] = best_cutoff(oofs[isotonic], passes, f1a, f1r)
+    names = {args.isotonic: "cross_fitted",
+             not args.isotonic: "cross_fitted_logistic_only" if args.isotonic else "cross_fitted_with_isotonic"}
+    report: dict = {"isotonic": args.isotonic, "cutoff_cross_fitted": cuts[args.isotonic], "sets": {}}
     start = 0
     for d in data:
         sl = slice(start, start + len(d.x))
@@ -183,9 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         report["sets"][d.name] = {
             "questions_with_a_span": len(d.x), "without_a_span": d.skipped, "right_spans": int(right.sum()),
             "before": set_metrics(np.array(d.before), np.array(d.answered_before), right, f1a[sl], f1r[sl]),
-            "cross_fitted": set_metrics(oof[sl], passes[sl] & (oof[sl] > cut_oof), right, f1a[sl], f1r[sl]),
-            other: set_metrics(oofs[not args.isotonic][sl], passes[sl] & (oofs[not args.isotonic][sl] > cut_other),
-                               right, f1a[sl], f1r[sl]),
+            **{names[iso]: set_metrics(oofs[iso][sl], passes[sl] & (oofs[iso][sl] > cuts[iso]), right, f1a[sl],
+                                       f1r[sl]) for iso in (args.isotonic, not args.isotonic)},
         }
     model = fitted(np.ones(len(y), dtype=bool), args.isotonic)
     model.cutoff = best_cutoff(model.probability(x), passes, f1a, f1r)

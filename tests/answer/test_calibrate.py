@@ -99,7 +99,7 @@ def test_isotonic_map_stops_the_top_scores_overclaiming(tmp_path):
     x = rng.normal(size=(n, len(FEATURES)))
     margin = x[:, FEATURES.index("margin")] * 4
     x[:, FEATURES.index("margin")] = margin
-    p_right = np.where(margin > 0, 0.7, 0.7 / (1 + np.exp(-margin)) * 2 * 0.5)
+    p_right = np.where(margin > 0, 0.7, 0.7 / (1 + np.exp(-margin)))
     y = (rng.random(n) < p_right).astype(int)
     groups = np.arange(n) // 40  # 100 "articles"
     top = margin > 6
