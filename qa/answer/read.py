@@ -218,12 +218,14 @@ class TorchQA:
     def __call__(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
-        inputs = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+        param = next(self.model.parameters(), None)  # a model being trained on a GPU is scored there
+        device = param.device if param is not None else "cpu"
+        inputs = {"input_ids": torch.from_numpy(ids).to(device), "attention_mask": torch.from_numpy(mask).to(device)}
         if types is not None:
-            inputs["token_type_ids"] = torch.from_numpy(types)
+            inputs["token_type_ids"] = torch.from_numpy(types).to(device)
         with torch.inference_mode():
             out = self.model(**inputs)
-        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
+        return out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
 
 
 # Kept fp32 in the int8 reader: the feed-forward output of the first two layers (and the 2-wide

