@@ -94,7 +94,7 @@ def test_train_calibrator_writes_a_cross_fitted_isotonic_calibration(tmp_path, r
     model = tmp_path / "reader"
     shutil.copytree(reader_path, model)
     (model / "calibration.json").unlink(missing_ok=True)
-    assert calibrate(["--reader", str(model), "--squad-dev", str(dev), "--news", ""]) == 0
+    assert calibrate(["--reader", str(model), "--squad-dev", str(dev), "--news", "", "--isotonic"]) == 0
     stored = json.loads((model / "calibration.json").read_text())
     report = stored["meta"]["sets"]["squad"]
     assert stored["meta"]["isotonic"] is True and stored["isotonic_x"]
