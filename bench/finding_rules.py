@@ -2,6 +2,7 @@
 
     python bench/finding_rules.py [--reader models/reader] [--runtime torch] [--limit N]
     python bench/finding_rules.py --end-to-end [--limit N]     # the rules that need several articles
+    python bench/finding_rules.py --end-to-end --reader A --reader B --margins 2,3,4,6,inf
 
 The reader reads every question of each set over its gold context once (``qa eval --reader-only``
 does the same); then ``qa.answer.decide`` decides with the shipped rules and with one rule turned
@@ -16,6 +17,12 @@ gold context. Each set's articles are indexed in a temporary folder (all of the 
 as ``qa train-calibrator`` does), each question is retrieved and read once, and the decision is taken
 with and without each rule. Printed: answer F1 (the first finding), the findings shown, and how many
 come from an article other than the question's own, and how many of those still match a gold answer.
+
+``--margins``: the further-finding bar ``FindingRules.relative_margin`` is in reader logits, so it
+depends on how peaked a reader's scores are. For each value, printed per reader: the further findings
+shown (all but the first of a question) and how many of them match a gold answer (F1 >= 0.5). Answer
+F1 moves only where the best span fails the calibrated cut-off and a further one, admitted by a wider
+bar, clears it and becomes the answer. Several ``--reader`` read the same retrieval.
 """
 
 from __future__ import annotations
@@ -40,12 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     from qa.evaluation.squad import squad_metrics
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--reader", default=str(ROOT / "models" / "reader"))
+    p.add_argument("--reader", action="append", default=None,
+                   help="a reader folder (repeat to compare readers over one retrieval; default models/reader)")
     p.add_argument("--runtime", default="torch")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--end-to-end", action="store_true", help="retrieve over an index of each set's articles")
     p.add_argument("--only", choices=("squad", "news"), default=None, help="one of the two sets")
+    p.add_argument("--margins", default="", help="end to end: relative_margin values to sweep, e.g. 2,3,4,6,inf")
     args = p.parse_args(argv)
+    args.readers = args.reader or [str(ROOT / "models" / "reader")]
+    args.reader = args.readers[0]
     if args.end_to_end:
         return end_to_end(args)
     reader = Reader(args.reader, runtime=args.runtime)
@@ -101,14 +112,13 @@ E2E_RULES = {"same_topic": "same_topic", "demands": "drop_demands"}
 def end_to_end(args: argparse.Namespace) -> int:
     import tempfile
 
-    from qa.answer.decide import decide
-    from qa.answer.findings import FindingRules
     from qa.answer.pipeline import Pipeline
     from qa.answer.polar import is_polar
+    from qa.answer.read import Reader
     from qa.config import Settings
     from qa.evaluation.evaluate import write_context_corpus
-    from qa.evaluation.squad import max_over_golds, squad_metrics
 
+    margins = [float(m) for m in args.margins.split(",") if m.strip()]
     for name, path, questions in dev_sets(args):
         with tempfile.TemporaryDirectory(prefix="qa-rules-") as tmp:
             articles = Path(tmp) / "articles"
@@ -118,34 +128,54 @@ def end_to_end(args: argparse.Namespace) -> int:
                                                      reader_runtime=args.runtime)
             pipe = Pipeline(s)
             pipe.index(progress=False)
-            reads = []
-            for q in questions:
-                passages = pipe.retriever.retrieve(q.question, top_k=s.top_k)
-                result = None if is_polar(q.question) else pipe.reader.read(q.question, [p.chunk.text for p in passages])
-                reads.append((passages, result))
-        gold = {q.id: list(q.answers) for q in questions}
-
-        def decided(rules: FindingRules) -> tuple[dict, dict]:
-            preds, counts = {}, {"findings": 0, "other_article": 0, "other_article_right": 0}
-            for q, (passages, result) in zip(questions, reads):
-                ans = decide(q.question, passages, result, rules)
-                preds[q.id] = ans.text if ans.answered else ""
-                for f in ans.findings if ans.kind != "evidence" else []:
-                    counts["findings"] += 1
-                    if " ".join(f.citation.title.split()) != " ".join((q.article_title or "").split()):
-                        counts["other_article"] += 1
-                        counts["other_article_right"] += bool(q.answers) and max_over_golds(f.text, q.answers)[1] >= 0.5
-            return preds, counts
-
-        shipped, c = decided(FindingRules())
-        print(f"{name} end to end ({len(questions)} questions over {n} articles), shipped rules: "
-              f"{_fmt(squad_metrics(shipped, gold))}; {_counts(c)}")
-        for rule, flag in E2E_RULES.items():
-            without, cw = decided(dataclasses.replace(FindingRules(), **{flag: False}))
-            changed = sum(shipped[k] != without[k] for k in shipped)
-            print(f"  without {rule:<10} {_fmt(squad_metrics(without, gold))}; {_counts(cw)} "
-                  f"({changed} answers differ)")
+            retrieved = [pipe.retriever.retrieve(q.question, top_k=s.top_k) for q in questions]
+        for path_ in args.readers:
+            reader = Reader(path_, null_threshold=s.null_threshold, runtime=args.runtime)
+            reader.load()
+            reads = [(passages, None if is_polar(q.question) else reader.read(q.question, [p.chunk.text for p in passages]))
+                     for q, passages in zip(questions, retrieved)]
+            print(f"reader {path_}:")
+            report_end_to_end(name, n, questions, reads, margins)
     return 0
+
+
+def report_end_to_end(name: str, n: int, questions: list, reads: list, margins: list[float]) -> None:
+    from qa.answer.decide import decide
+    from qa.answer.findings import FindingRules
+    from qa.evaluation.squad import max_over_golds, squad_metrics
+
+    gold = {q.id: list(q.answers) for q in questions}
+
+    def decided(rules: FindingRules) -> tuple[dict, dict]:
+        preds = {}
+        counts = {"findings": 0, "other_article": 0, "other_article_right": 0, "further": 0, "further_right": 0}
+        for q, (passages, result) in zip(questions, reads):
+            ans = decide(q.question, passages, result, rules)
+            preds[q.id] = ans.text if ans.answered else ""
+            for i, f in enumerate(ans.findings if ans.kind != "evidence" else []):
+                counts["findings"] += 1
+                right = bool(q.answers) and max_over_golds(f.text, q.answers)[1] >= 0.5
+                if i:
+                    counts["further"] += 1
+                    counts["further_right"] += right
+                if " ".join(f.citation.title.split()) != " ".join((q.article_title or "").split()):
+                    counts["other_article"] += 1
+                    counts["other_article_right"] += right
+        return preds, counts
+
+    shipped, c = decided(FindingRules())
+    print(f"{name} end to end ({len(questions)} questions over {n} articles), shipped rules: "
+          f"{_fmt(squad_metrics(shipped, gold))}; {_counts(c)}")
+    for rule, flag in E2E_RULES.items():
+        without, cw = decided(dataclasses.replace(FindingRules(), **{flag: False}))
+        changed = sum(shipped[k] != without[k] for k in shipped)
+        print(f"  without {rule:<10} {_fmt(squad_metrics(without, gold))}; {_counts(cw)} "
+              f"({changed} answers differ)")
+    for m in margins:
+        preds, cm = decided(dataclasses.replace(FindingRules(), relative_margin=m))
+        share = cm["further_right"] / cm["further"] if cm["further"] else float("nan")
+        print(f"  relative_margin {m:>4}: F1 {squad_metrics(preds, gold)['f1']:.2f}; {cm['further']} further "
+              f"findings, {cm['further_right']} match a gold answer ({share:.1%}); {_counts(cm)}")
 
 
 def _counts(c: dict) -> str:
