@@ -18,6 +18,7 @@ a rewrite ends with "?"                                +0.32       0
 no pronoun inside a name ("Uncle Charlie and his Dog") 0.00        -1
 "what else?" / "anything else?" / "other than that"    +0.03       +2
 never "he" for a woman's title, nor "she" for a man's  -0.06       0
+a name without its accent still names it ("Dali")      +0.02       -1
 "their" about a person with no other name: as asked    -0.04       -3
 =====================================================  ==========  ==============
 
@@ -40,6 +41,7 @@ shape (question word, auxiliary, subject, verb) is found from word lists.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Sequence
 
 from qa.answer.entities import PRONOUN_GROUPS, Referents
@@ -249,8 +251,13 @@ def choose_referent(pronoun: str, refs: Referents) -> str | None:
 
 def names_own_subject(question: str, name: str) -> bool:
     """Whether the question already says a word of the name ("Was Ben a writer?" about "Ben Stein")."""
-    own = {bare(w.lower) for w in content_words(name) if len(w.lower) > 2 and not w.lower.isdigit()}
-    return bool(own & {bare(w.lower) for w in words(question)})
+    own = {_folded(w.lower) for w in content_words(name) if len(w.lower) > 2 and not w.lower.isdigit()}
+    return bool(own & {_folded(w.lower) for w in words(question)})
+
+
+def _folded(word: str) -> str:
+    """A bare word without accents: "Dali" names "Salvador Dalí"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", bare(word)) if not unicodedata.combining(c))
 
 
 def substitute_pronoun(q: str, refs: Referents) -> str | None:

@@ -162,6 +162,9 @@ def test_a_question_that_names_its_own_subject_is_never_rewritten():
     for q in ("Was Ben a writer?", "Did Stein write his own books?", "What is inflation?"):
         r = conv.resolve(q)
         assert r.text == q and not r.is_follow_up, q
+    # The name without its accent is still the name (CANARD: "Did Dali ... his parents?" about "Salvador Dalí")
+    q = "Did Dali have a good relationship with his parents?"
+    assert Conversation(topic="Salvador Dalí").resolve(q).text == q
     assert Conversation(topic="Nitty Gritty Dirt Band").resolve(
         "Was Uncle Charlie and his Dog Teddy a hit?").text == "Was Uncle Charlie and his Dog Teddy a hit?"
 
