@@ -16,7 +16,9 @@ Sets: ``../shared/data/squad/dev.json`` and the NewsQA news dev fifth
 gold context. Each set's articles are indexed in a temporary folder (all of the file's articles,
 as ``qa train-calibrator`` does), each question is retrieved and read once, and the decision is taken
 with and without each rule. Printed: answer F1 (the first finding), the findings shown, and how many
-come from an article other than the question's own, and how many of those still match a gold answer.
+come from an article other than the question's own, and how many of those still match a gold answer;
+then how many further findings (all but a question's first) each bar on the confidence shown would
+keep, and their gold-match share.
 
 ``--margins``: the further-finding bar ``FindingRules.relative_margin`` is in reader logits, so it
 depends on how peaked a reader's scores are. For each value, printed per reader: the further findings
@@ -148,7 +150,8 @@ def report_end_to_end(name: str, n: int, questions: list, reads: list, margins: 
 
     def decided(rules: FindingRules) -> tuple[dict, dict]:
         preds = {}
-        counts = {"findings": 0, "other_article": 0, "other_article_right": 0, "further": 0, "further_right": 0}
+        counts = {"findings": 0, "other_article": 0, "other_article_right": 0, "further": 0, "further_right": 0,
+                  "further_scored": []}
         for q, (passages, result) in zip(questions, reads):
             ans = decide(q.question, passages, result, rules)
             preds[q.id] = ans.text if ans.answered else ""
@@ -158,6 +161,7 @@ def report_end_to_end(name: str, n: int, questions: list, reads: list, margins: 
                 if i:
                     counts["further"] += 1
                     counts["further_right"] += right
+                    counts["further_scored"].append((f.score, right))
                 if " ".join(f.citation.title.split()) != " ".join((q.article_title or "").split()):
                     counts["other_article"] += 1
                     counts["other_article_right"] += right
@@ -166,6 +170,7 @@ def report_end_to_end(name: str, n: int, questions: list, reads: list, margins: 
     shipped, c = decided(FindingRules())
     print(f"{name} end to end ({len(questions)} questions over {n} articles), shipped rules: "
           f"{_fmt(squad_metrics(shipped, gold))}; {_counts(c)}")
+    print(f"  further findings by the confidence shown: {_by_confidence(c['further_scored'])}")
     for rule, flag in E2E_RULES.items():
         without, cw = decided(dataclasses.replace(FindingRules(), **{flag: False}))
         changed = sum(shipped[k] != without[k] for k in shipped)
@@ -176,6 +181,19 @@ def report_end_to_end(name: str, n: int, questions: list, reads: list, margins: 
         share = cm["further_right"] / cm["further"] if cm["further"] else float("nan")
         print(f"  relative_margin {m:>4}: F1 {squad_metrics(preds, gold)['f1']:.2f}; {cm['further']} further "
               f"findings, {cm['further_right']} match a gold answer ({share:.1%}); {_counts(cm)}")
+
+
+CONFIDENCE_BARS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+
+
+def _by_confidence(scored: list[tuple[float, bool]]) -> str:
+    """How many further findings a higher bar on the confidence shown would keep, and their gold-match share."""
+    parts = []
+    for bar in CONFIDENCE_BARS:
+        kept = [right for score, right in scored if score >= bar]
+        share = sum(kept) / len(kept) if kept else float("nan")
+        parts.append(f">={bar:.2f}: {len(kept)} ({sum(kept)} right, {share:.1%})")
+    return "; ".join(parts)
 
 
 def _counts(c: dict) -> str:

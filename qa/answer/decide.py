@@ -54,7 +54,7 @@ def decide(question: str, passages: list[Passage], result: ReadResult | None,
         return answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin,
                                everything)
 
-    conf = apply_confidence(sel, result, feats)
+    conf = apply_confidence(sel, result, feats, rules.further_confidence)
     top = sel.findings[0] if sel.findings else (sel.others[0] if sel.others else None)
     top_features = feats(top) if top is not None else None
 
@@ -115,11 +115,13 @@ def merge_in_articles(passages: list[Passage], result: ReadResult) -> list[SpanC
     return [by_article[k] for k in merge_overlaps(sorted(by_article, key=lambda k: -k.score))]
 
 
-def apply_confidence(sel: Selection, result: ReadResult,
-                     feats: Callable[[LocatedSpan], list[float]]) -> Callable[[LocatedSpan], float]:
+def apply_confidence(sel: Selection, result: ReadResult, feats: Callable[[LocatedSpan], list[float]],
+                     further: float = 0.0) -> Callable[[LocatedSpan], float]:
     """Step 4: the confidence of a span, and the findings that keep their place by it (``sel`` is updated).
 
-    With a calibrator every finding must clear its cut-off; with a verifier only the first must.
+    With a calibrator every finding must clear its cut-off, and those after the first also ``further``
+    (most further findings are wrong; see ``FindingRules.further_confidence``); with a verifier only
+    the first must clear its cut-off.
     """
     calibrator = getattr(result, "calibrator", None)
     if calibrator is None:
@@ -140,7 +142,8 @@ def apply_confidence(sel: Selection, result: ReadResult,
 
     # Every finding, the first and those from other articles alike, must clear the calibrated bar.
     kept = [s for s in sel.findings if conf(s) > calibrator.cutoff]
-    dropped = [s for s in sel.findings if conf(s) <= calibrator.cutoff]
+    kept = kept[:1] + [s for s in kept[1:] if conf(s) >= further]
+    dropped = [s for s in sel.findings if s not in kept]
     sel.findings, sel.others = kept, sorted([*dropped, *sel.others], key=lambda s: -s.margin)
     return conf
 

@@ -107,3 +107,24 @@ def test_an_article_about_something_else_contributes_no_finding():
     ps[1] = passage("M", "The Greyfield library was last closed in January, for a week.", "2024-01-10")
     spans = locate(ps, [cand(0, "12 May", 9.0), cand(1, "January", 8.5)], 0.0)
     assert [ps[s.passage].chunk.article_id for s in select(spans, ps, q, 0.0).findings] == ["L", "M"]
+
+
+def test_further_findings_need_the_further_confidence_but_the_first_only_the_cut_off():
+    """Rule 5: with a calibrator, every finding clears its cut-off; those after the first also the further bar."""
+    from types import SimpleNamespace
+
+    from qa.answer.decide import apply_confidence
+
+    _, sel = texts([span(0, "a joint strategy against attacks", 5.0), span(0, "share intelligence with China", 4.5),
+                    span(1, "buy two new frigates", 4.0)])
+    assert len(sel.findings) == 3
+    first, second, third = sel.findings
+    shown = {id(first): 0.06, id(second): 0.08, id(third): 0.3}  # the confidence the calibrator gives each
+    calibrator = SimpleNamespace(cutoff=0.05, probability=lambda x: [x[0]])
+    result = SimpleNamespace(calibrator=calibrator)
+    conf = apply_confidence(sel, result, lambda s: [shown[id(s)]], further=0.10)
+    assert sel.findings == [first, third]  # the first needs only the cut-off; 0.08 < 0.10 is dropped
+    assert second in sel.others and conf(second) == 0.08
+    _, sel = texts([span(0, "a joint strategy against attacks", 5.0), span(0, "share intelligence with China", 4.5)])
+    apply_confidence(sel, result, lambda s: [0.04], further=0.0)
+    assert sel.findings == [] and len(sel.others) == 2  # below the cut-off nothing is shown
