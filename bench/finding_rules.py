@@ -150,17 +150,14 @@ def report_end_to_end(name: str, n: int, questions: list, reads: list, margins: 
 
     def decided(rules: FindingRules) -> tuple[dict, dict]:
         preds = {}
-        counts = {"findings": 0, "other_article": 0, "other_article_right": 0, "further": 0, "further_right": 0,
-                  "further_scored": []}
+        counts = {"findings": 0, "other_article": 0, "other_article_right": 0, "further_scored": []}
         for q, (passages, result) in zip(questions, reads):
             ans = decide(q.question, passages, result, rules)
             preds[q.id] = ans.text if ans.answered else ""
             for i, f in enumerate(ans.findings if ans.kind != "evidence" else []):
                 counts["findings"] += 1
                 right = bool(q.answers) and max_over_golds(f.text, q.answers)[1] >= 0.5
-                if i:
-                    counts["further"] += 1
-                    counts["further_right"] += right
+                if i:  # (confidence shown, matches a gold answer) of each finding after the first
                     counts["further_scored"].append((f.score, right))
                 if " ".join(f.citation.title.split()) != " ".join((q.article_title or "").split()):
                     counts["other_article"] += 1
@@ -178,9 +175,11 @@ def report_end_to_end(name: str, n: int, questions: list, reads: list, margins: 
               f"({changed} answers differ)")
     for m in margins:
         preds, cm = decided(dataclasses.replace(FindingRules(), relative_margin=m))
-        share = cm["further_right"] / cm["further"] if cm["further"] else float("nan")
-        print(f"  relative_margin {m:>4}: F1 {squad_metrics(preds, gold)['f1']:.2f}; {cm['further']} further "
-              f"findings, {cm['further_right']} match a gold answer ({share:.1%}); {_counts(cm)}")
+        further = len(cm["further_scored"])
+        right = sum(r for _, r in cm["further_scored"])
+        share = right / further if further else float("nan")
+        print(f"  relative_margin {m:>4}: F1 {squad_metrics(preds, gold)['f1']:.2f}; {further} further "
+              f"findings, {right} match a gold answer ({share:.1%}); {_counts(cm)}")
 
 
 CONFIDENCE_BARS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
