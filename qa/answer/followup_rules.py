@@ -19,6 +19,7 @@ no pronoun inside a name ("Uncle Charlie and his Dog") 0.00        -1
 "what else?" / "anything else?" / "other than that"    +0.03       +2
 never "he" for a woman's title, nor "she" for a man's  -0.06       0
 a name without its accent still names it ("Dali")      +0.02       -1
+... nor its apostrophe ("McMahons shoulders")          0.00        -1
 "their" about a person with no other name: as asked    -0.04       -3
 =====================================================  ==========  ==============
 
@@ -252,7 +253,8 @@ def choose_referent(pronoun: str, refs: Referents) -> str | None:
 def names_own_subject(question: str, name: str) -> bool:
     """Whether the question already says a word of the name ("Was Ben a writer?" about "Ben Stein")."""
     own = {_folded(w.lower) for w in content_words(name) if len(w.lower) > 2 and not w.lower.isdigit()}
-    return bool(own & {_folded(w.lower) for w in words(question)})
+    asked = {_folded(w.lower) for w in words(question)}
+    return bool(own & (asked | {w[:-1] for w in asked if w.endswith(("s", "'"))}))  # "McMahons shoulders"
 
 
 def _folded(word: str) -> str:

@@ -165,6 +165,9 @@ def test_a_question_that_names_its_own_subject_is_never_rewritten():
     # The name without its accent is still the name (CANARD: "Did Dali ... his parents?" about "Salvador Dalí")
     q = "Did Dali have a good relationship with his parents?"
     assert Conversation(topic="Salvador Dalí").resolve(q).text == q
+    # ... and so is its possessive written without the apostrophe (CANARD, about "Ed McMahon")
+    q = "Why did it fall upon McMahons shoulders?"
+    assert Conversation(topic="Ed McMahon").resolve(q).text == q
     assert Conversation(topic="Nitty Gritty Dirt Band").resolve(
         "Was Uncle Charlie and his Dog Teddy a hit?").text == "Was Uncle Charlie and his Dog Teddy a hit?"
 
