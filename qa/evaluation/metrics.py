@@ -245,6 +245,8 @@ def calibration_metrics(results: Sequence[EvalResult], n_bins: int = 10) -> dict
     out["confident_answers"] = len(confident)
     out["confident_wrong_share"] = (sum(not span_is_correct(r) for r in confident) / len(confident)
                                     if confident else None)
+    # With none at 0.9 the share is undefined; the highest confidence shown says how far off it was.
+    out["highest_answered_confidence"] = max((r.score for r in results if r.answered), default=None)
     return out
 
 

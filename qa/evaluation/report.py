@@ -129,6 +129,9 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
     if cal.get("confident_answers"):
         rows.append(("Answers shown at confidence >= 0.9, wrong",
                      f"{_num(cal.get('confident_wrong_share'), '{:.1%}')} of {cal['confident_answers']}"))
+    elif cal.get("highest_answered_confidence") is not None:
+        rows.append(("Answers shown at confidence >= 0.9, wrong",
+                     f"none shown at >= 0.9 (highest {cal['highest_answered_confidence']:.2f})"))
     for stage, s in summary.get("latency_ms", {}).items():
         if s.get("n"):
             rows.append((f"Latency {stage} p50 / p95 / mean (ms)",

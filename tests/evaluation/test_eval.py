@@ -152,6 +152,24 @@ def test_share_of_confident_answers_that_are_wrong():
     assert M.calibration_metrics([res("f", ["x"], "x", True, score=0.2)])["confident_wrong_share"] is None
 
 
+def test_report_says_when_no_answer_reaches_confidence_0_9():
+    """With nothing shown at >= 0.9 the wrong share is undefined: the table says so and gives the
+    highest confidence shown, rather than leaving the line out (a refusal's score does not count)."""
+    from qa.evaluation.evaluate import summarize
+    from qa.evaluation.report import summary_rows
+
+    def row(results):
+        summary = summarize(results, mode="end_to_end", k=5, sweep=confidence_sweep(results, 2.0))
+        return dict(summary_rows(summary))["Answers shown at confidence >= 0.9, wrong"]
+
+    rs = [res("a", ["x"], "x", True, score=0.62), res("b", ["x"], "y", True, score=0.87),
+          res("c", ["x"], "", False, score=0.95, best_span="x")]
+    cal = M.calibration_metrics(rs)
+    assert cal["confident_answers"] == 0 and cal["highest_answered_confidence"] == pytest.approx(0.87)
+    assert row(rs) == "none shown at >= 0.9 (highest 0.87)"
+    assert row(rs + [res("d", ["x"], "y", True, score=0.93)]) == "100.0% of 1"
+
+
 def test_span_correctness_definition():
     refused_right = res("a", ["Karachi airport"], "", False, best_span="Karachi airport")
     assert M.span_is_correct(refused_right)
