@@ -425,7 +425,7 @@ Dev F1 after each epoch (threshold re-chosen each time):
 
 def _wrong_share(m: dict) -> str:
     v = m.get("confident_wrong_share")
-    return "n/a" if v is None else f"{100 * v:.0f} % of {m.get('confident_answers', 0)}"
+    return "none shown" if v is None else f"{100 * v:.0f} % of {m.get('confident_answers', 0)}"
 
 
 def calibration_section(cal: dict | None) -> str:
@@ -439,6 +439,7 @@ def calibration_section(cal: dict | None) -> str:
         rows.append(f"| {name} | {m.get('questions_with_a_span', 0):,} | {b.get('ece', float('nan')):.3f} | "
                     f"{a.get('ece', float('nan')):.3f} | {_wrong_share(b)} | {_wrong_share(a)} | {b.get('f1', float('nan')):.2f} | "
                     f"{a.get('f1', float('nan')):.2f} |")
+    folds = meta.get("folds", "two halves of the articles")
     iso = (", its probability mapped by an isotonic regression learnt out of fold to the share of right answers"
            if cal.get("isotonic_x") else "")
     return f"""
@@ -447,8 +448,8 @@ The confidence the product shows is not the reader's own: a logistic regression 
 retrieval and reading together (`qa/answer/calibrate.py`){iso}, fitted by `{meta.get('command', 'qa train-calibrator')}`
 on development data only (`../shared/data/squad/dev.json` over an index of its articles, and the
 NewsQA news dev fifth over an index of all its stories). Every finding must clear its cut-off
-({cal.get('cutoff', float('nan')):.3f}). Measured by cross-fitting (fit on one half of the articles,
-scored on the other), next to the confidence shown before, end to end:
+({cal.get('cutoff', float('nan')):.3f}). Measured by cross-fitting over {folds} (each fold scored by a
+fit on the others), next to the confidence shown before, end to end:
 
 | set | questions | ECE before | ECE after | answers at >= 0.9 wrong, before | after | F1 before | after |
 |---|---|---|---|---|---|---|---|

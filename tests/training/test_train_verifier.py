@@ -71,8 +71,8 @@ def test_calibrator_cutoff_and_set_metrics():
 @pytest.mark.slow
 def test_train_calibrator_writes_a_cross_fitted_isotonic_calibration(tmp_path, reader_path, monkeypatch):
     """`qa train-calibrator` on a tiny dev set of four articles, end to end over a temporary index:
-    calibration.json beside the reader, with the isotonic map, both fits reported cross-fitted, and the
-    reader then shows its probabilities."""
+    calibration.json beside the reader, with the isotonic map, both fits reported cross-fitted (one fold
+    per article, there being fewer than ten), and the reader then shows its probabilities."""
     import numpy as np
 
     from qa.answer.calibrate import Calibrator
@@ -98,6 +98,7 @@ def test_train_calibrator_writes_a_cross_fitted_isotonic_calibration(tmp_path, r
     stored = json.loads((model / "calibration.json").read_text())
     report = stored["meta"]["sets"]["squad"]
     assert stored["meta"]["isotonic"] is True and stored["isotonic_x"]
+    assert stored["meta"]["folds"].startswith("4 folds")  # ten asked for, one per article here
     assert report["questions_with_a_span"] + report["without_a_span"] == 18
     assert {"before", "cross_fitted", "cross_fitted_logistic_only"} <= set(report)
     cal = Calibrator.load(model)
