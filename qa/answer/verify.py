@@ -166,17 +166,30 @@ def fit_isotonic(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float = 1.
     scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does, so it corrects the fit's
     overconfidence rather than memorising its training rows."""
     from sklearn.isotonic import IsotonicRegression
-    from sklearn.model_selection import GroupKFold
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
-    folds = min(folds, len(np.unique(groups)))
-    if folds < 2:  # one article: no out-of-fold probabilities to learn the map from
+    fold = group_folds(np.asarray(groups), folds)
+    if fold is None:  # one article: no out-of-fold probabilities to learn the map from
         return fit(x, y, c, model)
     oof = np.zeros(len(y))
-    for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
-        oof[test] = fit(x[train], y[train], c, model).probability(x[test])
+    for k in np.unique(fold):
+        oof[fold == k] = fit(x[fold != k], y[fold != k], c, model).probability(x[fold == k])
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
     out = fit(x, y, c, model)
     out.isotonic_x = [float(v) for v in iso.X_thresholds_]
     out.isotonic_y = [float(v) for v in iso.y_thresholds_]
+    return out
+
+
+def group_folds(groups: np.ndarray, folds: int) -> np.ndarray | None:
+    """Fold number of each row, ``folds`` folds of whole groups (scikit-learn's ``GroupKFold``; fewer
+    folds when there are fewer groups), or None when there is only one group."""
+    from sklearn.model_selection import GroupKFold
+
+    n = min(folds, len(np.unique(groups)))
+    if n < 2:
+        return None
+    out = np.zeros(len(groups), dtype=int)
+    for k, (_, test) in enumerate(GroupKFold(n_splits=n).split(groups, groups=groups)):
+        out[test] = k
     return out

@@ -109,19 +109,6 @@ def ask_set(name: str, path: str, held_out: bool, settings, reader_path: str, li
     return rows
 
 
-def article_folds(group: np.ndarray, folds: int) -> np.ndarray:
-    """Fold number of each row: ``folds`` folds (fewer when there are fewer articles) of whole articles."""
-    from sklearn.model_selection import GroupKFold
-
-    n = min(folds, len(np.unique(group)))
-    if n < 2:
-        raise ValueError("cross-fitting needs questions from at least two articles")
-    out = np.zeros(len(group), dtype=int)
-    for k, (_, test) in enumerate(GroupKFold(n_splits=n).split(group, groups=group)):
-        out[test] = k
-    return out
-
-
 def best_cutoff(prob: np.ndarray, passes: np.ndarray, f1_answer: np.ndarray, f1_refuse: np.ndarray) -> float:
     """The cut-off on ``prob`` that maximises mean F1 when a span is given iff it passes the margin
     threshold and its probability exceeds the cut-off."""
@@ -175,16 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from qa.answer.calibrate import Calibrator
-    from qa.answer.verify import fit, fit_isotonic
+    from qa.answer.verify import fit, fit_isotonic, group_folds
 
     data = [ask_set(name, path, held, cfg, args.reader, args.limit) for name, path, held in sets]
     x = np.array([r for d in data for r in d.x], dtype=np.float64)
     y = np.array([v for d in data for v in d.right])
     group = np.array([v for d in data for v in d.group])
-    try:
-        fold = article_folds(group, args.folds)
-    except ValueError as e:
-        p.error(str(e))
+    fold = group_folds(group, args.folds)
+    if fold is None:
+        p.error("cross-fitting needs questions from at least two articles")
     passes = np.array([v for d in data for v in d.passes_margin])
     f1a = np.array([v for d in data for v in d.f1_answer])
     f1r = np.array([v for d in data for v in d.f1_refuse])
