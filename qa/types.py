@@ -115,6 +115,7 @@ class Answer:
     follows: str | None = None  # a follow-up: the earlier question it was read against
     margin: float | None = None  # the reader's span-minus-null score of the best span shown or refused
     features: list[float] | None = field(default=None, repr=False)  # its qa.answer.calibrate inputs (not in JSON)
+    calibrated: bool = True  # False: the reader has no calibration.json, so ``score`` is its raw probability
 
     def __post_init__(self) -> None:
         if not self.resolved_question:
