@@ -292,11 +292,12 @@ class RayPreparer:
 
 
 def import_ray() -> Any:
+    from qa.util.extras import MissingExtra, require
+
     try:
-        import ray
-    except ImportError:
-        raise DistributedError("Ray is not installed: `pip install ray` (needed for `qa index --ray`)") from None
-    return ray
+        return require("ray", "`qa index --ray`")
+    except MissingExtra as exc:
+        raise DistributedError(str(exc)) from None
 
 
 def check_reachable(address: str) -> None:

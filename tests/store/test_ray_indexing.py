@@ -105,7 +105,7 @@ def test_no_ray_in_this_process_yet():
 def test_without_ray_installed_the_error_is_one_line(monkeypatch, embedder_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     _, prep = preparers(embedder_path)
-    with pytest.raises(DistributedError, match=r"^Ray is not installed: `pip install ray`"):
+    with pytest.raises(DistributedError, match=r'^`qa index --ray` needs Ray, which is not installed: pip install -e "\.\[scale\]"'):
         prep.prepare([CORPUS])
 
 

@@ -18,7 +18,7 @@ from qa.store.indexer import Indexer
 from qa.store.vectors import VectorConfig
 from qa.types import Filters
 
-pytest.importorskip("milvus_lite", reason="milvus-lite is not installed (pip install pymilvus milvus-lite)")
+pytest.importorskip("milvus_lite", reason='milvus-lite is not installed: pip install -e ".[scale]"')
 
 STORES = {"faiss": VectorConfig(), "milvus": VectorConfig(store="milvus")}
 

@@ -277,7 +277,7 @@ _collections = itertools.count()
 @pytest.fixture(scope="module")
 def milvus_file(tmp_path_factory) -> Path:
     """One milvus-lite file for the module (each file starts a server), a collection a test."""
-    pytest.importorskip("milvus_lite", reason="milvus-lite is not installed (pip install pymilvus milvus-lite)")
+    pytest.importorskip("milvus_lite", reason='milvus-lite is not installed: pip install -e ".[scale]"')
     return tmp_path_factory.mktemp("milvus") / "contract.db"
 
 

@@ -28,7 +28,7 @@ def _installed(module: str) -> bool:
 
 
 needs_milvus = pytest.mark.skipif(not _installed("milvus_lite"),
-                                  reason="milvus-lite is not installed (pip install pymilvus milvus-lite)")
+                                  reason='milvus-lite is not installed: pip install -e ".[scale]"')
 
 DIM = 16
 MILVUS = VectorConfig(store="milvus")

@@ -28,6 +28,12 @@ def store_class(kind: str) -> type[VectorStore]:
 
         return FaissVectorStore
     if kind == "milvus":
+        from qa.util.extras import MissingExtra, require
+
+        try:
+            require("pymilvus", "QA_VECTOR_STORE=milvus")
+        except MissingExtra as exc:
+            raise VectorStoreError(str(exc)) from None
         from qa.store.vectors.milvus_store import MilvusVectorStore
 
         return MilvusVectorStore

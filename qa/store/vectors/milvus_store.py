@@ -410,12 +410,13 @@ def retire(entry: dict, root: Path, config: VectorConfig, keep: tuple[str, str] 
 
 def connect(uri: str, token: str = ""):
     """A ``MilvusClient``; one-line errors for a missing package, a busy milvus-lite file, no server."""
+    from qa.util.extras import MissingExtra, require
+
     try:
-        from pymilvus import MilvusClient
-        from pymilvus.exceptions import MilvusException
-    except ImportError:
-        raise VectorStoreError("QA_VECTOR_STORE=milvus needs pymilvus (and milvus-lite for a local file): "
-                               "pip install pymilvus milvus-lite") from None
+        MilvusClient = require("pymilvus", "QA_VECTOR_STORE=milvus").MilvusClient
+        MilvusException = require("pymilvus.exceptions", "QA_VECTOR_STORE=milvus").MilvusException
+    except MissingExtra as exc:
+        raise VectorStoreError(str(exc)) from None
     if uri.endswith(".db"):
         _check_lite(Path(uri))
     try:
@@ -429,10 +430,12 @@ def connect(uri: str, token: str = ""):
 
 def _check_lite(path: Path) -> None:
     """milvus-lite locks its folder for one process: say who to stop instead of a traceback."""
+    from qa.util.extras import MissingExtra, require
+
     try:
-        import milvus_lite  # noqa: F401
-    except ImportError:
-        raise VectorStoreError(f"QA_MILVUS_URI {path} is a milvus-lite file: pip install milvus-lite") from None
+        require("milvus_lite", f"QA_MILVUS_URI {path} (a milvus-lite file)")
+    except MissingExtra as exc:
+        raise VectorStoreError(str(exc)) from None
     from milvus_lite.server_manager import server_manager_instance
 
     if os.path.abspath(path) in getattr(server_manager_instance, "_servers", {}):
