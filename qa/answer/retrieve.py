@@ -51,7 +51,8 @@ class HybridRetriever:
         """Row ids of the chunks of matching articles (sorted), or None when nothing is filtered."""
         if filters is None or not filters.active:
             return None
-        if filters not in self._allowed_cache:
+        allowed = self._allowed_cache.get(filters)  # one lookup: another question may clear the cache
+        if allowed is None:
             if self._rows_by_article is None:
                 rows: dict[str, list[int]] = {}
                 for row, chunk in enumerate(self.data.chunks):
@@ -61,8 +62,8 @@ class HybridRetriever:
                    for r in self._rows_by_article.get(aid, [])]
             if len(self._allowed_cache) > 32:
                 self._allowed_cache.clear()
-            self._allowed_cache[filters] = np.array(sorted(ids), dtype=np.int64)
-        return self._allowed_cache[filters]
+            allowed = self._allowed_cache[filters] = np.array(sorted(ids), dtype=np.int64)
+        return allowed
 
     def dense(self, question: str, n: int, allowed: np.ndarray | None = None,
               filters: Filters | None = None) -> list[int]:
