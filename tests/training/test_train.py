@@ -254,3 +254,15 @@ def _lineage(meta: dict) -> list[dict]:
         out.append(parent)
         parent = parent.get("parent")
     return out
+
+
+def test_patience_stops_when_dev_f1_has_not_beaten_its_best_for_that_many_scorings():
+    from qa.training.reader import stale
+
+    def history(*f1):
+        return [{"dev": {"f1": x}} for x in f1]
+
+    assert not stale(history(50, 52, 51), 2)  # one scoring short of the best: not yet
+    assert stale(history(50, 52, 51, 52), 2)  # two, the second only equal
+    assert not stale(history(50, 52, 51, 53), 2)
+    assert not stale(history(50, 49, 48), 0)  # no patience: never
