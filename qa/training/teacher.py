@@ -84,11 +84,11 @@ def folder_parts(folder: Path) -> list[Part]:
     return parts
 
 
-def join_parts(parts: list[Part], target: Path) -> None:
-    """Concatenate the pieces in order: a split zip is the whole zip cut into consecutive slices."""
+def join_files(paths: list[Path], target: Path) -> None:
+    """Concatenate files in order: a split archive is the whole archive cut into consecutive slices."""
     with open(target, "wb") as out:
-        for part in sorted(parts, key=lambda p: p.number):
-            with open(part.path, "rb") as f:
+        for path in paths:
+            with open(path, "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 20)
 
 
@@ -124,7 +124,7 @@ def extract(parts: list[Part], target: Path) -> Path:
     work.mkdir()
     try:
         archive = work / f"{MODEL_NAME}.zip"
-        join_parts(parts, archive)
+        join_files([p.path for p in sorted(parts, key=lambda p: p.number)], archive)
         model = unzip_checked(archive, work / "unzipped")
         check_model(model)
         sizes = {p.path.name: p.path.stat().st_size for p in parts}

