@@ -1,5 +1,6 @@
 """The run-time path stays light: answering a question never loads training, evaluation or plotting
-code, and on the ONNX runtimes (the defaults) a cold `qa ask` never loads torch or transformers.
+code, nor the scale extra (Ray, Milvus), and on the ONNX runtimes (the defaults) a cold `qa ask`
+never loads torch or transformers.
 
 Run in a fresh interpreter, because the test session itself imports everything.
 """
@@ -31,7 +32,8 @@ demo = build_app(pipeline)
 pipeline.ask("What did Pakistan agree to?")
 heavy = sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"
                or m.startswith(("qa.training", "qa.evaluation")))
-print(json.dumps({"code": code, "answered": answer["answered"], "heavy": heavy}))
+scale = sorted(m for m in sys.modules if m.split(".")[0] in ("ray", "pymilvus", "milvus_lite"))
+print(json.dumps({"code": code, "answered": answer["answered"], "heavy": heavy, "scale": scale}))
 """
 
 # A cold `qa ask --json`, as a user runs it, then the modules it loaded.
@@ -64,6 +66,7 @@ def test_ask_and_chat_do_not_import_training_evaluation_or_plotting(seed_setting
     result = _run(SCRIPT, seed_settings.index_dir)
     assert result["code"] == 0 and result["answered"] is True
     assert result["heavy"] == [], f"run-time path loaded {result['heavy']} (one of {HEAVY})"
+    assert result["scale"] == [], f"the chat and `qa ask` loaded {result['scale'][:5]}: they must run without .[scale]"
 
 
 @pytest.mark.slow
