@@ -1,12 +1,14 @@
 """Load on the chat: N concurrent gradio_client clients on 127.0.0.1, each asking several questions.
 
     python bench/chat_load.py --clients 50 --questions 3            # starts its own server on corpus/
+    python bench/chat_load.py --concurrency 1 ...                   # the old way: one question at a time
+    python bench/chat_load.py --replicas 2 ...                      # answering on 2 Ray Serve replicas
+    python bench/chat_load.py --compare                             # all three in one run, with ratios
     python bench/chat_load.py --url http://127.0.0.1:7860/ ...      # or load a running one
 
 Prints requests, errors, answers with findings, and latency p50 / p95 / max per question (queue wait
-included: the chat answers one question at a time, so p95 grows with the number of clients). The
-server's queue is bounded (QA_QUEUE_SIZE); a client over it gets Gradio's "queue is full" error,
-counted here as an error.
+included, so p95 grows with the number of clients). The server's queue is bounded (QA_QUEUE_SIZE);
+a client over it gets Gradio's "queue is full" error, counted here as an error.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,11 +25,14 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.proc import cpu_seconds, find  # noqa: E402
 QUESTIONS = [
     "What did Pakistan agree to?",
     "Where did last month's bombing happen?",
@@ -41,35 +47,70 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class ChatServer:
+    """A chat started by ``started_chat``: where it listens, its process, and its folders."""
+
+    url: str
+    pid: int
+    env: dict  # QA_* settings it runs with (for a `qa index` beside it)
+    folder: Path  # corpus/, index/, uploads/ and server.log
+
+
 @contextmanager
-def chat_server(queue_size: int = 64, timeout: float = 300.0):
-    """`python app.py` on a temporary copy of corpus/, index and uploads folder, on a free local port."""
+def started_chat(queue_size: int = 64, timeout: float = 300.0, env: dict | None = None):
+    """`python app.py` on a temporary copy of corpus/, index and uploads folder, on a free local port;
+    ``env``: more settings (QA_CONCURRENCY, QA_REPLICAS, ...)."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         shutil.copytree(ROOT / "corpus", corpus)
         port = free_port()
-        env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(Path(tmp) / "index"),
-               "QA_UPLOADS": str(Path(tmp) / "uploads"), "QA_PORT": str(port), "QA_HOST": "127.0.0.1",
-               "QA_QUEUE_SIZE": str(queue_size)}
+        settings = {"QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(Path(tmp) / "index"),
+                    "QA_UPLOADS": str(Path(tmp) / "uploads"), "QA_PORT": str(port), "QA_HOST": "127.0.0.1",
+                    "QA_QUEUE_SIZE": str(queue_size), **(env or {})}
         log = open(Path(tmp) / "server.log", "w")
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env={**os.environ, **settings}, stdout=log,
+                                stderr=log, start_new_session=True)  # its own group: replicas' Ray goes with it
         url = f"http://127.0.0.1:{port}/"
         try:
-            deadline = time.time() + timeout
-            while time.time() < deadline:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the chat exited: {(Path(tmp) / 'server.log').read_text()[-2000:]}")
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                time.sleep(1)
-            else:
-                raise RuntimeError("the chat did not start in time")
-            yield url
+            _wait_listening(proc, port, timeout, Path(tmp) / "server.log")
+            yield ChatServer(url, proc.pid, settings, Path(tmp))
         finally:
-            proc.terminate()
-            proc.wait(30)
+            _stop_group(proc)
             log.close()
+
+
+@contextmanager
+def chat_server(queue_size: int = 64, timeout: float = 300.0, env: dict | None = None):
+    """``started_chat``'s address alone."""
+    with started_chat(queue_size, timeout, env) as server:
+        yield server.url
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the chat's process group (the chat and any Ray it started), SIGKILL if it lingers."""
+    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _wait_listening(proc: subprocess.Popen, port: int, timeout: float, log: Path) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the chat exited: {log.read_text()[-2000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(1)
+    raise RuntimeError("the chat did not start in time")
 
 
 def run_load(url: str, clients: int, questions: int) -> dict:
@@ -123,20 +164,91 @@ def run_load(url: str, clients: int, questions: int) -> dict:
     }
 
 
+# --compare: the old behaviour, concurrent answering in one process, and 2 replicas.
+WAYS = {"one at a time": {"QA_CONCURRENCY": "1"}, "concurrent": {}, "2 replicas": {"QA_REPLICAS": "2"}}
+
+
+REPLICA = "ServeReplica:qa:AnswerReplica"
+
+
+def compare(clients: int, questions: int, queue_size: int, kill_after: float | None = None) -> dict:
+    """Each way on a fresh server, one after the other; ratios against the first. ``kill_after``:
+    SIGKILL one replica that many seconds into the replicas' run."""
+    results = {}
+    for name, env in WAYS.items():
+        with started_chat(queue_size, env=env) as server:
+            run_load(server.url, min(clients, 4), 1)  # warm-up: first questions, connections
+            before = cpu_seconds(server.pid)
+            killer = kill_one_replica(server.pid, kill_after) if kill_after and "QA_REPLICAS" in env else None
+            results[name] = r = run_load(server.url, clients, questions)
+            r["cpu_ms_per_question"] = cpu_per_question(before, cpu_seconds(server.pid), server.pid, r["replies"])
+            if killer is not None:
+                killer.join()
+                r["replica_killed"] = killer.killed
+        print(name, json.dumps(results[name]), file=sys.stderr, flush=True)
+    base = results["one at a time"]
+    for r in results.values():
+        r["ratio_vs_one_at_a_time"] = {
+            "p50": _ratio(r["p50_ms"], base["p50_ms"]), "p95": _ratio(r["p95_ms"], base["p95_ms"]),
+            "questions_per_s": _ratio(r["questions_per_s"], base["questions_per_s"])}
+    return results
+
+
+def kill_one_replica(chat_pid: int, after: float) -> threading.Thread:
+    """A thread that SIGKILLs one answering replica of the chat ``after`` seconds from now; its
+    ``killed`` is the pid (0: none was found)."""
+    def kill() -> None:
+        time.sleep(after)
+        pids = find(chat_pid, REPLICA)
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            thread.killed = pids[0]
+
+    thread = threading.Thread(target=kill)
+    thread.killed = 0  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
+def cpu_per_question(before: dict[int, float], after: dict[int, float], front: int, replies: int) -> dict:
+    """CPU ms per answered question: the chat's own process, and the rest of its tree (replicas, Ray)."""
+    used = {p: after[p] - before.get(p, 0.0) for p in after}
+    rest = sum(v for p, v in used.items() if p != front)
+    return {"chat": round(1000 * used.get(front, 0.0) / max(1, replies), 1),
+            "replicas_and_ray": round(1000 * rest / max(1, replies), 1)}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", help="a running chat (default: start one on a copy of corpus/)")
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--questions", type=int, default=3)
     p.add_argument("--queue-size", type=int, default=64, help="QA_QUEUE_SIZE of the server this starts")
+    p.add_argument("--concurrency", type=int, help="QA_CONCURRENCY of the server this starts (1: one at a time)")
+    p.add_argument("--replicas", type=int, help="QA_REPLICAS of the server this starts (needs the scale extra)")
+    p.add_argument("--compare", action="store_true", help="one at a time, concurrent and 2 replicas, with ratios")
+    p.add_argument("--kill-replica-after", type=float, metavar="S",
+                   help="with --compare: SIGKILL one replica S seconds into the replicas' run (no question may fail)")
     args = p.parse_args()
-    if args.url:
-        result = run_load(args.url, args.clients, args.questions)
+    print(f"load before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", file=sys.stderr)
+    if args.compare:
+        result = compare(args.clients, args.questions, args.queue_size, args.kill_replica_after)
+        errors = sum(r["errors"] for r in result.values())
     else:
-        with chat_server(args.queue_size) as url:
-            result = run_load(url, args.clients, args.questions)
+        if args.url:
+            result = run_load(args.url, args.clients, args.questions)
+        else:
+            env = {k: str(v) for k, v in (("QA_CONCURRENCY", args.concurrency), ("QA_REPLICAS", args.replicas))
+                   if v is not None}
+            with chat_server(args.queue_size, env=env) as url:
+                result = run_load(url, args.clients, args.questions)
+        errors = result["errors"]
     print(json.dumps(result, indent=2))
-    return 0 if result["errors"] == 0 else 1
+    return 0 if errors == 0 else 1
 
 
 if __name__ == "__main__":
