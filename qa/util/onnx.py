@@ -35,6 +35,9 @@ RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
 READER_RUNTIMES: tuple[str, ...] = ("auto", *RUNTIMES)  # what may be asked for the reader; auto: see auto_reader_runtime
 EMBED_RUNTIMES: tuple[EmbedRuntime, ...] = get_args(EmbedRuntime)
 INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # x86 instructions that make int8 matmuls fast
+# Files we keep beside a model that change neither its graph nor its tokenizer: writing one (`qa
+# train-calibrator`) must not cost a new export.
+SIDECAR_FILES = frozenset({"reader.json", "verifier.json", "calibration.json"})
 
 
 def check_runtime(name: str, allowed: tuple[str, ...] = RUNTIMES) -> str:
@@ -124,7 +127,8 @@ def source_digest(model_dir: str | Path, kind: str, int8: bool, exclude: tuple[s
     head = (f"{kind}|{int8}|{EXPORT_RECIPE}|{OPSET}|{exclude}|{version('onnxruntime')}|"
             f"{version('torch')}").encode()
     path = Path(model_dir)
-    files = sorted(path.glob("*.json")) + sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    files = sorted(f for f in path.glob("*.json") if f.name not in SIDECAR_FILES)
+    files += sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
     by_stat = hashlib.sha256(head)
     for f in files:
         st = f.stat()
