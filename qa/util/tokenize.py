@@ -9,12 +9,19 @@ embedder make with the same numbers; ``tests/answer/test_reader.py`` compares th
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 TOKENIZER_FILE = "tokenizer.json"
+CONVERTIBLE_SUFFIXES = (".txt", ".json", ".model")  # vocab.txt; vocab.json, merges.txt; spm.model
 
 # transformers' names for the truncation strategies, as the Rust library spells them.
 _STRATEGIES = {True: "longest_first", "longest_first": "longest_first", "only_first": "only_first",
@@ -110,10 +117,54 @@ def _pad_id(tok: Any, path: Path) -> int | None:
 
 
 def load_tokenizer(model: str | Path) -> Any:
-    """``model``'s tokenizer: its tokenizer.json through ``FastTokenizer`` (no transformers, no torch),
-    or transformers' ``AutoTokenizer`` for a model without one (a hub name, a slow-only tokenizer)."""
+    """``model``'s tokenizer: its tokenizer.json through ``FastTokenizer`` (no transformers, no torch).
+
+    A folder with only the files a slow tokenizer reads (BERT's vocab.txt, RoBERTa's vocab.json and
+    merges.txt, a SentencePiece model) is converted once by transformers' ``AutoTokenizer`` and its
+    tokenizer.json kept in the model cache: the user's folder is never written. A hub name, or a
+    tokenizer transformers cannot convert, is transformers' tokenizer itself.
+    """
     if has_tokenizer_file(model):
         return FastTokenizer.from_dir(model)
+    path = Path(model)
+    cached = converted_dir(path) if path.is_dir() else None
+    if cached is not None and has_tokenizer_file(cached):
+        return FastTokenizer.from_dir(cached)
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(model))
+    tok = AutoTokenizer.from_pretrained(str(model))
+    if cached is not None and getattr(tok, "is_fast", False) and save_converted(tok, cached):
+        return FastTokenizer.from_dir(cached)
+    return tok
+
+
+def converted_dir(model_dir: Path) -> Path:
+    """Where the tokenizer.json converted from ``model_dir``'s vocabulary files is kept: keyed by their
+    content and the transformers version that converts them."""
+    from importlib.metadata import version
+
+    from qa.util.onnx import SIDECAR_FILES, cache_dir
+
+    h = hashlib.sha256(f"tokenizer|{version('transformers')}".encode())
+    for f in sorted(model_dir.iterdir()):
+        if f.is_file() and f.suffix in CONVERTIBLE_SUFFIXES and f.name not in SIDECAR_FILES:
+            h.update(f"|{f.name}|".encode())
+            h.update(f.read_bytes())
+    return cache_dir() / "tokenizers" / h.hexdigest()[:20]
+
+
+def save_converted(tok: Any, target: Path) -> bool:
+    """Save a transformers fast tokenizer to ``target`` atomically; False when the cache is not writable
+    (the tokenizer still works, converted again next time)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as tmp:
+            tok.save_pretrained(str(Path(tmp) / "t"))
+            try:
+                os.replace(Path(tmp) / "t", target)
+            except OSError:  # another process converted it first
+                pass
+    except OSError as exc:
+        log.warning("cannot keep the converted tokenizer in %s (%s)", target.parent, exc)
+        return False
+    return has_tokenizer_file(target)
