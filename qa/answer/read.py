@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.answer.decode import SpanCandidate, confidence, decode
+from qa.answer.reader_folder import check_qa_folder, usable_positions, uses_token_types, window_settings
 from qa.util.onnx import READER_RUNTIMES, Runtime, auto_reader_runtime, check_runtime, load_model
 
 log = logging.getLogger(__name__)
@@ -199,12 +200,29 @@ def read_meta(model_path: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+def strip_spans(cands: list[SpanCandidate], texts: list[str]) -> list[SpanCandidate]:
+    """Spans without edge whitespace, and none that is only whitespace: SentencePiece and byte-level
+    tokens ("▁plan", "Ġplan") may carry the space before a word in their offsets."""
+    out = []
+    for c in cands:
+        text = texts[c.passage]
+        start, end = c.start, c.end
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end:
+            out.append(c if (start, end) == (c.start, c.end) else replace(c, start=start, end=end))
+    return out
+
+
 class TorchQA:
     """A transformers QA model run by torch: the exact fp32 path (or torch's dynamic int8)."""
 
     def __init__(self, model: Any, rows_per_call: int | None = None) -> None:
         self.model = model
         self.rows_per_call = rows_per_call  # None: as many windows per call as the reader's batch size
+        self.token_types = uses_token_types(model)
 
     @classmethod
     def load(cls, path: str, int8: bool = False) -> "TorchQA":
@@ -221,7 +239,7 @@ class TorchQA:
         param = next(self.model.parameters(), None)  # a model being trained on a GPU is scored there
         device = param.device if param is not None else "cpu"
         inputs = {"input_ids": torch.from_numpy(ids).to(device), "attention_mask": torch.from_numpy(mask).to(device)}
-        if types is not None:
+        if types is not None and self.token_types:
             inputs["token_type_ids"] = torch.from_numpy(types).to(device)
         with torch.inference_mode():
             out = self.model(**inputs)
@@ -257,7 +275,7 @@ class OnnxQA:
             from qa.util.onnx import export_module
 
             model = TorchQA.load(str(path)).model
-            names = ["input_ids", "attention_mask"] + (["token_type_ids"] if model.config.type_vocab_size > 1 else [])
+            names = ["input_ids", "attention_mask"] + (["token_type_ids"] if uses_token_types(model) else [])
             export_module(model, {n: torch.ones((1, 8), dtype=torch.long) for n in names},
                           ["start_logits", "end_logits"], out)
 
@@ -310,15 +328,17 @@ class Reader:
         reader._fill_defaults({})
         return reader
 
-    def _fill_defaults(self, meta: dict) -> None:
+    def _fill_defaults(self, meta: dict, positions: int | None = None) -> None:
+        """Settings not given: ``meta``'s (our reader.json), else those of SQuAD 2.0 readers."""
+        d = window_settings(meta, positions)
         if self.max_length is None:
-            self.max_length = int(meta.get("max_length", 256))
+            self.max_length = d.max_length
         if self.stride is None:
-            self.stride = int(meta.get("stride", 96))
+            self.stride = d.stride
         if self.max_answer_tokens is None:
-            self.max_answer_tokens = int(meta.get("max_answer_tokens", 30))
+            self.max_answer_tokens = d.max_answer_tokens
         if self.null_threshold is None:
-            self.null_threshold = float(meta.get("null_threshold", 0.0))
+            self.null_threshold = d.null_threshold
 
     def load(self) -> None:
         if self._model is not None:
@@ -331,7 +351,9 @@ class Reader:
                 f"reader model folder {path} has no config.json: train one with "
                 "`qa train-reader` or set QA_READER_MODEL to a QA model"
             )
-        self._fill_defaults(read_meta(path))
+        if path.exists():
+            check_qa_folder(path)
+        self._fill_defaults(read_meta(path), usable_positions(path))
         from qa.answer.calibrate import Calibrator
         from qa.answer.verify import VerifierModel
 
@@ -395,6 +417,7 @@ class Reader:
                 cmask[r, :length] = enc["context_mask"][w]
             passage_of = [pair_owner[enc["overflow_to_sample_mapping"][w]][1] for w in ws]
             cands, null = decode(s, e, offs, cmask, passage_of, self.max_answer_tokens, self.top_n)
+            cands = strip_spans(cands, items[qi][1])
             results[qi] = ReadResult(cands, null, self.null_threshold, texts=list(items[qi][1]),
                                      question=items[qi][0], verifier=self.verifier, calibrator=self.calibrator)
         return results
