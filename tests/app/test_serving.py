@@ -45,7 +45,7 @@ def test_the_chat_answers_several_at_once_while_uploads_keep_one_writer(tmp_path
 
 
 @pytest.mark.parametrize("name, value", [("QA_CONCURRENCY", "-1"), ("QA_REPLICAS", "two"),
-                                         ("QA_ANSWER_TIMEOUT", "0")])
+                                         ("QA_ANSWER_TIMEOUT", "0"), ("QA_SESSIONS", "0")])
 def test_bad_serving_settings_name_the_variable(name, value):
     with pytest.raises(ValueError, match=name):
         Settings.from_env({name: value})
