@@ -16,9 +16,14 @@ def temporary_sibling(path: Path) -> Path:
 
 def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically; the temporary file is removed if anything fails."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically; the temporary file is removed if anything fails."""
     tmp = temporary_sibling(path)
     try:
-        tmp.write_text(text, encoding=encoding)
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
