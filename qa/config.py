@@ -43,12 +43,19 @@ ENV = {
     "top_k": "QA_TOP_K",
     "candidates": "QA_CANDIDATES",
     "null_threshold": "QA_NULL_THRESHOLD",
+    "answer_cutoff": "QA_ANSWER_CUTOFF",
     "reader_runtime": "QA_READER_RUNTIME",
     "embed_runtime": "QA_EMBED_RUNTIME",
     "embed_batch": "QA_EMBED_BATCH",
     "host": "QA_HOST",
     "port": "QA_PORT",
     "queue_size": "QA_QUEUE_SIZE",
+    "concurrency": "QA_CONCURRENCY",
+    "model_threads": "QA_MODEL_THREADS",
+    "replicas": "QA_REPLICAS",
+    "ray_address": "QA_RAY_ADDRESS",
+    "answer_timeout": "QA_ANSWER_TIMEOUT",
+    "sessions": "QA_SESSIONS",
     "vector_store": "QA_VECTOR_STORE",
     "faiss_exact_max": "QA_FAISS_EXACT_MAX",
     "faiss_index": "QA_FAISS_INDEX",
@@ -74,6 +81,8 @@ class Settings:
     top_k: int = 5  # passages given to the reader
     candidates: int = 50  # per retriever, before fusion
     null_threshold: float | None = None  # None: the value stored with the reader
+    # The confidence an answer needs to be shown; None: the cut-off fitted with the reader (calibration.json)
+    answer_cutoff: float | None = None
     # How the models run (README "Speed"): ONNX Runtime int8 / fp32, or torch (the exact fp32 path).
     reader_runtime: str = "auto"  # auto (onnx-int8 with VNNI/AMX/ARM, else onnx) | onnx-int8 | onnx | torch | torch-int8
     # auto | onnx-int8 | onnx | torch; auto: the index's precision, else int8 on CPUs with VNNI, else onnx
@@ -82,6 +91,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     queue_size: int = 64  # questions waiting in the chat's queue; more get Gradio's "queue is full" message
+    # Serving (qa.app.serving, docs/serving.md): questions answered at once, and by whom.
+    concurrency: int = 0  # questions the chat answers at once; 0: one per core; 1: one at a time, as uploads
+    model_threads: int = 0  # ONNX Runtime threads per model while serving; 0: cores / questions at once
+    replicas: int = 0  # answering replicas on Ray Serve (`qa serve --replicas N`); 0: in the chat's process
+    ray_address: str = ""  # the Ray cluster the replicas run on (HOST:PORT, auto); empty: a private local Ray
+    answer_timeout: float = 120.0  # seconds a replica may take over one question before the chat gives up
+    # Browser sessions the chat remembers (conversation, page state: Gradio keeps ~70 KB each, every page
+    # load a new one); the least recently used is forgotten beyond it, so memory stays bounded.
+    sessions: int = 1000
     # Vectors (qa.store.vectors): where new index versions put them, and which FAISS index by size.
     vector_store: str = "faiss"  # faiss (in the index folder) | milvus
     faiss_exact_max: int = 200_000  # exact search up to this many chunks (Milvus too: FLAT); approximate above
@@ -138,6 +156,21 @@ def _parse(name: str, raw: str):
         return Path(raw).expanduser()
     if name in ("chunk_tokens", "chunk_overlap", "top_k", "candidates", "embed_batch", "port", "queue_size"):
         return int(raw)
+    if name in ("concurrency", "model_threads", "replicas"):
+        value = int(raw)
+        if value < 0:
+            raise ValueError("must be 0 (automatic) or more")
+        return value
+    if name == "sessions":
+        value = int(raw)
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+    if name == "answer_timeout":
+        value = float(raw)
+        if value <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
     if name in ("faiss_exact_max", "faiss_nprobe", "faiss_ef_search", "faiss_hnsw_m"):
         value = int(raw)
         if value < (0 if name == "faiss_exact_max" else 1):
@@ -149,6 +182,11 @@ def _parse(name: str, raw: str):
         return parse_setting(name, raw)
     if name == "null_threshold":
         return float(raw)
+    if name == "answer_cutoff":
+        value = float(raw)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError("must be a confidence between 0 and 1")
+        return value
     if name in ("reader_runtime", "embed_runtime"):
         from qa.util.onnx import EMBED_RUNTIMES, READER_RUNTIMES, check_runtime
 

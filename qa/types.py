@@ -77,7 +77,9 @@ class Finding:
     text: str
     score: float  # confidence in [0, 1], same scale as Answer.score (evidence: share of key terms)
     citation: Citation
-    kind: str = "answer"  # "answer": a span that answers; "evidence": a sentence bearing on a yes/no question
+    # "answer": a span that answers; "possible": a span below the answer cut-off, shown marked as such;
+    # "evidence": a sentence bearing on a yes/no question
+    kind: str = "answer"
     denies: bool = False
     terms: list[tuple[int, int]] = field(default_factory=list)  # passage offsets of the question's key terms
 
@@ -96,13 +98,14 @@ class Finding:
 class Answer:
     """What the user gets back: the span, a confidence, and where it is written.
 
-    ``findings`` lists every distinct span that answers the question (best
-    first, see ``qa.answer.findings``); ``text`` is the first one's text.
+    ``findings`` lists every distinct span that answers the question, most confident first (see
+    ``qa.answer.decide``); ``text`` is the first one's text. A refusal may carry ``possible``
+    answers: the best spans below the cut-off, most confident first, to be shown marked as such.
     """
 
     question: str
     text: str  # empty when the articles do not answer the question
-    score: float  # confidence in [0, 1]; 0.5 sits at the no-answer threshold
+    score: float  # confidence in [0, 1] of the first finding (refused: of the best span turned down)
     answered: bool
     citations: list[Citation] = field(default_factory=list)
     message: str = ""
@@ -116,6 +119,8 @@ class Answer:
     margin: float | None = None  # the reader's span-minus-null score of the best span shown or refused
     features: list[float] | None = field(default=None, repr=False)  # its qa.answer.calibrate inputs (not in JSON)
     calibrated: bool = True  # False: the reader has no calibration.json, so ``score`` is its raw probability
+    possible: list[Finding] = field(default_factory=list)  # refused: candidates below the cut-off
+    cutoff: float | None = None  # the confidence an answer needed (None: not a span question)
 
     def __post_init__(self) -> None:
         if not self.resolved_question:
@@ -128,6 +133,7 @@ class Answer:
         if not with_passages:
             d.pop("passages")
         d["findings"] = [f.to_dict() for f in self.findings]
+        d["possible"] = [f.to_dict() for f in self.possible]
         return {"answer": d.pop("text"), **d}
 
 

@@ -14,13 +14,24 @@ model over features of the whole answer:
   passage hold (an article that does not mention what the question is about
   should not answer it);
 * agreement: how many other passages' spans say the same, and how far the best
-  span of another article is behind.
+  span of another article is behind;
+* rank: how far the span's margin is below the question's best span (a question's
+  spans are fitted together, and the reader's best is right far more often);
+* what is asked: the share of the question's predicate terms (its content words
+  but names: "killed", "engineers", "attack") in the span's sentence and in its
+  passage. "How many Chinese engineers were killed?" read in "the bombing targeted
+  two Chinese engineers" has the number but not the killing.
 
-It is fitted by ``qa train-verifier --end-to-end`` on development data only
-(SQuAD dev over an index of all dev articles, the NewsQA news dev fifth over an
-index of all its stories), stored as plain numbers in ``calibration.json``
-beside the reader, and applied by ``qa.answer.decide`` to every finding: each
-one, the first and those from other articles alike, must clear its cut-off.
+Every candidate span of a question is one row (labelled right when it matches a
+gold answer), so the probability ranks the spans of one question as well as it
+refuses: the product shows the most confident span first.
+
+It is fitted by ``qa train-calibrator`` on development data only (SQuAD dev
+over an index of all dev articles, the NewsQA news dev fifth over an index of
+all its stories, and those questions over an index without their story), stored
+as plain numbers in ``calibration.json`` beside the reader with the cut-offs
+chosen for it (``Cutoffs``), and applied by ``qa.answer.decide`` to every span.
+A reader with no calibration shows its own probability, marked uncalibrated.
 """
 
 from __future__ import annotations
@@ -28,10 +39,14 @@ from __future__ import annotations
 import math
 import re
 import string
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
-from qa.answer.terms import content_stems
+from qa.answer.negation import QuestionPredicate
+from qa.answer.terms import content_stems, same_word, word_stems
 from qa.answer.verify import VerifierModel, question_type, sentence_around, type_fits
 from qa.types import Passage
 
@@ -39,15 +54,38 @@ CALIBRATION_FILE = "calibration.json"
 FEATURES = (
     "margin", "margin_pos", "span_words_log", "overlap", "wh_expects", "wh_fits",
     "passage_rank_rr", "dense_rr", "lexical_rr", "fused_score",
-    "article_share", "agreement", "other_article_gap",
+    "article_share", "agreement", "other_article_gap", "predicate_sentence", "predicate_passage", "best_gap",
 )
 
 
-class Calibrator(VerifierModel):
-    """The end-to-end model: ``VerifierModel``'s logistic regression over ``FEATURES``."""
+@dataclass(frozen=True)
+class Cutoffs:
+    """The confidence a span needs to be shown: as the answer, as a further finding, as a possible answer
+    below the cut-off (else the closest passages are shown)."""
 
-    FILE = CALIBRATION_FILE
-    NAMES = FEATURES
+    answer: float
+    further: float
+    possible: float
+
+
+# A reader with no calibration: its own probability, sigmoid(margin - its no-answer threshold), is 0.5
+# exactly where the reader itself would stop answering.
+UNCALIBRATED = Cutoffs(answer=0.5, further=0.5, possible=0.0)
+
+
+@dataclass
+class Calibrator(VerifierModel):
+    """The end-to-end model: ``VerifierModel``'s logistic regression over ``FEATURES``, with its cut-offs
+    (``cutoff`` is the answer cut-off)."""
+
+    FILE: ClassVar[str] = CALIBRATION_FILE
+    NAMES: ClassVar[tuple[str, ...]] = FEATURES
+    further_cutoff: float = 0.5
+    possible_cutoff: float = 0.0
+
+    @property
+    def cutoffs(self) -> Cutoffs:
+        return Cutoffs(self.cutoff, self.further_cutoff, self.possible_cutoff)
 
 
 def answer_features(question: str, passages: list[Passage], passage: int, start: int, end: int, margin: float,
@@ -64,16 +102,18 @@ def answer_features(question: str, passages: list[Passage], passage: int, start:
     article_share = len(q & content_stems(f"{p.title}\n{text}")) / len(q) if q else 0.0
     qtype = question_type(question)
     expects = qtype != "other"
-    words = normalize_words(span)
+    words = _normalized(span)
     same, other_best = 0, None
     for i, other_text, other_margin in others:
         if i == passage:
             continue
-        if words and _f1(words, normalize_words(other_text)) >= 0.5:
+        if words and _f1(words, _normalized(other_text)) >= 0.5:
             same += 1
         if passages[i].chunk.article_id != p.chunk.article_id:
             other_best = other_margin if other_best is None else max(other_best, other_margin)
     gap = float(np.clip(margin - other_best, -30.0, 30.0)) if other_best is not None else 30.0
+    best = max((m for _, _, m in others), default=margin)
+    asked = _predicate_terms(question)
     return [
         m,
         max(m, 0.0),
@@ -88,10 +128,32 @@ def answer_features(question: str, passages: list[Passage], passage: int, start:
         article_share,
         same / max(1, len(passages) - 1),
         gap,
+        _share(asked, text[lo:start] + " " + text[end:hi]),
+        _share(asked, f"{p.title}\n{text}"),
+        float(np.clip(margin - max(best, margin), -30.0, 0.0)),
     ]
 
 
-def _f1(a: list[str], b: list[str]) -> float:
+@lru_cache(maxsize=256)
+def _predicate_terms(question: str) -> frozenset[str]:
+    return QuestionPredicate.of(question).terms
+
+
+@lru_cache(maxsize=4096)
+def _share(terms: frozenset[str], text: str) -> float:
+    """The share of ``terms`` (stems) that some word of ``text`` is a form of; 1 when there are none."""
+    if not terms:
+        return 1.0
+    stems = word_stems(text)
+    return sum(t in stems or any(same_word(s, t) for s in stems) for t in terms) / len(terms)
+
+
+@lru_cache(maxsize=4096)
+def _normalized(text: str) -> tuple[str, ...]:
+    return tuple(normalize_words(text))
+
+
+def _f1(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     common = sum(min(a.count(w), b.count(w)) for w in set(a))
     if not common:
         return 0.0

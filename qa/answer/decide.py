@@ -1,21 +1,22 @@
-"""The one answer-or-refuse decision: from what the reader read to the ``Answer`` a user sees.
+"""The one decision: from what retrieval found and the reader read to the ``Answer`` a user sees.
 
-Every caller goes through ``decide``: the pipeline (and so ``qa ask`` and the
-chat), and both modes of ``qa eval`` (``--reader-only`` wraps each gold
-context as a passage), so a number ``qa eval`` prints is the product's own
-decision. In order:
+Every caller goes through ``decide``: the pipeline (and so ``qa ask``, the chat and
+follow-ups, which are decided on their rewritten question), and both modes of
+``qa eval``, so a number ``qa eval`` prints is the product's own decision. It owns:
 
-1. A yes/no question (``qa.answer.polar``) is not read for a span: its answer
-   is the evidence, the sentences that bear on it, denials marked.
-2. Spans from overlapping chunks of one article are merged (they are the same
-   words), then placed in their sentences.
-3. ``qa.answer.findings.select``: a span whose sentence denies the question is
-   never a finding; the best remaining one must clear the reader's no-answer
-   threshold; other close spans become further findings.
-4. When an end-to-end calibrator ships with the reader (``qa.answer.calibrate``),
-   its probability is the confidence shown and every finding must clear its
-   cut-off; else, when a verifier ships, the first finding must clear the
-   verifier's cut-off.
+1. routing: a yes/no question (``qa.answer.polar``) gets evidence, the sentences
+   that bear on it with denials marked, never a span;
+2. which spans may be shown (``qa.answer.findings``: denials, demands, one span
+   per sentence);
+3. the confidence of every span (``qa.answer.calibrate``) and the order: findings,
+   possible answers and alternatives are ordered by the confidence shown, so the
+   first finding is always the most confident;
+4. the cut-offs, fitted with the reader and stored beside it: the first finding must
+   clear the answer cut-off, each further one the further-finding bar (and rule 4,
+   same topic); below the answer cut-off the question is refused, and the best
+   candidates that clear the possible-answer bar are shown as possible answers,
+   marked low confidence, else the closest passages;
+5. the messages, filter and language notes included.
 """
 
 from __future__ import annotations
@@ -23,83 +24,131 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qa.answer.calibrate import answer_features
+from qa.answer.calibrate import UNCALIBRATED, Cutoffs, answer_features
 from qa.answer.decode import SpanCandidate, merge_overlaps
-from qa.answer.findings import FindingRules, LocatedSpan, Selection, locate, select
-from qa.answer.polar import best_sentence, evidence
+from qa.answer.findings import DecisionRules, LocatedSpan, TopicShare, locate, one_per_sentence, screen
+from qa.answer.language import ONLY_ENGLISH, looks_english
+from qa.answer.polar import best_sentence, evidence, is_polar
 from qa.answer.read import ReadResult
 from qa.answer.sources import display_source
 from qa.types import Answer, Citation, Filters, Finding, Passage
 
 NO_ANSWER = "The articles do not answer this question."
+NOT_SURE = "The articles do not answer this question with the confidence an answer needs."
+POSSIBLE = "Possible answers, each below the confidence the product needs to answer:"
 NO_ARTICLES = "The index holds no articles to search."
+NO_MATCHING_ARTICLES = "No indexed article matches the filters (dates, sources); widen them to search more."
 DENIED = "The closest passage says it did not happen."
 EVIDENCE = ("A yes/no question: no single phrase of an article answers it, so here is what the articles say "
             "about it.")
 
+Reading = ReadResult | Callable[[str], ReadResult] | None
 
-def decide(question: str, passages: list[Passage], result: ReadResult | None,
-           rules: FindingRules = FindingRules(), prefer_article: str | None = None,
-           roots: list[Path] | None = None) -> Answer:
-    """The answer to ``question`` from ``passages`` and the reader's ``result`` (None: a yes/no question,
-    answered with evidence). ``roots``: folders sources are shown relative to."""
+
+def decide(question: str, passages: list[Passage], read: Reading, rules: DecisionRules = DecisionRules(), *,
+           prefer_article: str | None = None, roots: list[Path] | None = None, filters: Filters | None = None,
+           asked: str | None = None) -> Answer:
+    """The answer to ``question`` from ``passages``.
+
+    ``read``: the reader's result, or a function that reads ``question`` (called only for a span
+    question), or None when nothing was read. ``roots``: folders sources are shown relative to;
+    ``filters``: the filters the passages were retrieved under, for the refusal's note; ``asked``:
+    the question as typed, for the language note.
+    """
     roots = roots or []
-    if result is None:
-        return evidence_answer(question, passages, roots)
+    if rules.polar and is_polar(question):
+        answer = evidence_answer(question, passages, roots)
+    else:
+        result = read(question) if callable(read) else read
+        answer = span_answer(question, passages, result, rules, prefer_article, roots)
+    return with_messages(answer, passages, filters, asked or question)
+
+
+def span_answer(question: str, passages: list[Passage], result: ReadResult | None, rules: DecisionRules,
+                prefer_article: str | None, roots: list[Path]) -> Answer:
+    """Steps 2 to 4 of the module docstring."""
+    if result is None or not passages:
+        return refusal(question, passages, roots, calibrated=_calibrated(result))
     spans = locate(passages, merge_in_articles(passages, result), result.null_score)
-    sel = select(spans, passages, question, result.threshold, rules, prefer_article)
+    screened = screen(spans, passages, question, rules)
+    conf, cutoffs = confidence(question, passages, result, spans)
+    if rules.answer_cutoff is not None:
+        cutoffs = Cutoffs(rules.answer_cutoff, max(cutoffs.further, rules.answer_cutoff), cutoffs.possible)
+    ranked = sorted(screened.kept, key=lambda s: (-round(conf(s), 3), s.article_id != prefer_article))
+    best, rest = one_per_sentence(ranked)
+    findings: list[LocatedSpan] = []
+    if best and conf(best[0]) >= cutoffs.answer:
+        findings.append(best[0])
+        topic = TopicShare(question, passages)
+        first_share = topic(best[0].article_id)
+        for s in best[1:]:
+            if len(findings) >= rules.max_findings or not rules.further or conf(s) < cutoffs.further:
+                break
+            if rules.same_topic and s.article_id != best[0].article_id and topic(s.article_id) < first_share:
+                continue
+            findings.append(s)
+    possible = [] if findings else [s for s in best if conf(s) >= cutoffs.possible][: rules.max_possible]
+    shown = {id(s) for s in findings + possible}
+    others = sorted([s for s in ranked if id(s) not in shown], key=lambda s: -conf(s))
+    top = findings[0] if findings else (best[0] if best else None)
+    calibrated = _calibrated(result)
+
+    def finding(s: LocatedSpan, kind: str = "answer") -> Finding:
+        return Finding(result.span_text(s.candidate), conf(s), citation(passages[s.passage], s.candidate, roots),
+                       kind=kind)
+
+    alternatives = [{"text": result.span_text(s.candidate), "score": conf(s), "margin": s.margin,
+                     "title": passages[s.passage].title, "article_id": s.article_id} for s in others[:5]]
+    common = dict(question=question, alternatives=alternatives, passages=passages, cutoff=cutoffs.answer,
+                  calibrated=calibrated, margin=top.margin if top else None,
+                  features=_features(question, passages, result, spans, top) if top else None)
+    if findings:
+        shown_findings = [finding(s) for s in findings]
+        return Answer(text=shown_findings[0].text, score=shown_findings[0].score, answered=True,
+                      citations=[shown_findings[0].citation], findings=shown_findings, **common)
+    message = NOT_SURE if possible else NO_ANSWER
+    if not possible and screened.denied and (not best or screened.denied[0].margin > best[0].margin):
+        message = f"{NO_ANSWER} {DENIED}"
+    return Answer(text="", score=conf(top) if top else 0.0, answered=False,
+                  citations=[closest(question, p, roots) for p in passages[:3]], message=message,
+                  possible=[finding(s, "possible") for s in possible], **common)
+
+
+def confidence(question: str, passages: list[Passage], result: ReadResult,
+               spans: list[LocatedSpan]) -> tuple[Callable[[LocatedSpan], float], Cutoffs]:
+    """The confidence shown for a span, and the cut-offs that go with it: the calibrator fitted for this
+    reader when it has one, else the reader's own probability (``ReadResult.probability``)."""
+    calibrator = result.calibrator
+    cache: dict[int, float] = {}
+    if calibrator is None:
+        def own(s: LocatedSpan) -> float:
+            if id(s) not in cache:
+                cache[id(s)] = result.probability(s.candidate)
+            return cache[id(s)]
+
+        verifier = result.verifier
+        cut = UNCALIBRATED if verifier is None else Cutoffs(verifier.cutoff, verifier.cutoff, 0.0)
+        return own, cut
     everything = [(s.passage, result.span_text(s.candidate), s.margin) for s in spans]
 
-    def feats(s: LocatedSpan) -> list[float]:
-        return answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin,
-                               everything)
+    def calibrated(s: LocatedSpan) -> float:
+        if id(s) not in cache:
+            x = answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin,
+                                everything)
+            cache[id(s)] = float(calibrator.probability(x)[0])
+        return cache[id(s)]
 
-    conf = apply_confidence(sel, result, feats, rules.further_confidence)
-    top = sel.findings[0] if sel.findings else (sel.others[0] if sel.others else None)
-    top_features = feats(top) if top is not None else None
+    return calibrated, calibrator.cutoffs
 
-    alternatives = [
-        {
-            "text": result.span_text(s.candidate),
-            "score": conf(s),
-            "margin": s.margin,
-            "title": passages[s.passage].title,
-            "article_id": s.article_id,
-        }
-        for s in sel.others[:5]
-    ]
-    if sel.findings:
-        findings = [
-            Finding(result.span_text(s.candidate), conf(s), citation(passages[s.passage], s.candidate, roots))
-            for s in sel.findings
-        ]
-        return Answer(
-            question=question,
-            text=findings[0].text,
-            score=findings[0].score,
-            answered=True,
-            citations=[findings[0].citation],
-            alternatives=alternatives,
-            passages=passages,
-            findings=findings,
-            margin=sel.findings[0].margin,
-            features=top_features,
-        )
-    message = NO_ANSWER if passages else NO_ARTICLES
-    if sel.denied and sel.denied[0].margin > result.threshold:
-        message = f"{NO_ANSWER} {DENIED}"
-    return Answer(
-        question=question,
-        text="",
-        score=alternatives[0]["score"] if alternatives else 0.0,
-        answered=False,
-        citations=[closest(question, p, roots) for p in passages[:3]],
-        message=message,
-        alternatives=alternatives,
-        passages=passages,
-        margin=sel.others[0].margin if sel.others else None,
-        features=top_features,
-    )
+
+def _features(question: str, passages: list[Passage], result: ReadResult, spans: list[LocatedSpan],
+              s: LocatedSpan) -> list[float]:
+    everything = [(o.passage, result.span_text(o.candidate), o.margin) for o in spans]
+    return answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin, everything)
+
+
+def _calibrated(result: ReadResult | None) -> bool:
+    return result is not None and (result.calibrator is not None or result.verifier is not None)
 
 
 def merge_in_articles(passages: list[Passage], result: ReadResult) -> list[SpanCandidate]:
@@ -115,46 +164,13 @@ def merge_in_articles(passages: list[Passage], result: ReadResult) -> list[SpanC
     return [by_article[k] for k in merge_overlaps(sorted(by_article, key=lambda k: -k.score))]
 
 
-def apply_confidence(sel: Selection, result: ReadResult, feats: Callable[[LocatedSpan], list[float]],
-                     further: float = 0.0) -> Callable[[LocatedSpan], float]:
-    """Step 4: the confidence of a span, and the findings that keep their place by it (``sel`` is updated).
-
-    With a calibrator every finding must clear its cut-off, and those after the first also ``further``
-    (most further findings are wrong; see ``FindingRules.further_confidence``); with a verifier only
-    the first must clear its cut-off.
-    """
-    calibrator = getattr(result, "calibrator", None)
-    if calibrator is None:
-        def conf(s: LocatedSpan) -> float:
-            return result.probability(s.candidate)
-
-        if sel.findings and result.verifier is not None and conf(sel.findings[0]) <= result.verifier.cutoff:
-            # The verifier judges the best span unlikely to be right: refuse rather than guess.
-            sel.others = list(sel.findings) + list(sel.others)
-            sel.findings = []
-        return conf
-    probs: dict[int, float] = {}
-
-    def conf(s: LocatedSpan) -> float:
-        if id(s) not in probs:
-            probs[id(s)] = float(calibrator.probability(feats(s))[0])
-        return probs[id(s)]
-
-    # Every finding, the first and those from other articles alike, must clear the calibrated bar.
-    kept = [s for s in sel.findings if conf(s) > calibrator.cutoff]
-    kept = kept[:1] + [s for s in kept[1:] if conf(s) >= further]
-    dropped = [s for s in sel.findings if s not in kept]
-    sel.findings, sel.others = kept, sorted([*dropped, *sel.others], key=lambda s: -s.margin)
-    return conf
-
-
 def evidence_answer(question: str, passages: list[Passage], roots: list[Path]) -> Answer:
     """A yes/no question: the sentences that bear on it, denials marked, no span claimed (qa.answer.polar)."""
     found = evidence(question, passages)
     if not found:
-        return Answer(question=question, text="", score=0.0, answered=False, kind="evidence",
-                      citations=[closest(question, p, roots) for p in passages[:3]],
-                      message=NO_ANSWER if passages else NO_ARTICLES, passages=passages)
+        answer = refusal(question, passages, roots)
+        answer.kind = "evidence"
+        return answer
     findings = []
     for e in found:
         p = passages[e.passage]
@@ -168,6 +184,25 @@ def evidence_answer(question: str, passages: list[Passage], roots: list[Path]) -
     return Answer(question=question, text="", score=0.0, answered=True, kind="evidence",
                   citations=[f.citation for f in findings], message=message, passages=passages,
                   findings=findings)
+
+
+def refusal(question: str, passages: list[Passage], roots: list[Path], calibrated: bool = True) -> Answer:
+    return Answer(question=question, text="", score=0.0, answered=False, message=NO_ANSWER,
+                  citations=[closest(question, p, roots) for p in passages[:3]], passages=passages,
+                  calibrated=calibrated)
+
+
+def with_messages(answer: Answer, passages: list[Passage], filters: Filters | None, asked: str) -> Answer:
+    """The refusal's reasons: no articles at all, none under the filters, the filters searched, the language."""
+    narrowed = filters is not None and filters.active
+    if not answer.answered:
+        if not passages:
+            answer.message = NO_MATCHING_ARTICLES if narrowed else NO_ARTICLES
+        elif narrowed:
+            answer.message = f"{answer.message} {filter_note(filters)}"
+        if not looks_english(asked):
+            answer.message = f"{answer.message} {ONLY_ENGLISH}".strip()
+    return answer
 
 
 def filter_note(filters: Filters) -> str:

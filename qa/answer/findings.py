@@ -1,72 +1,54 @@
-"""From the reader's scored spans to the findings a reader is shown.
+"""Which of the reader's spans may be shown at all, and the switches of every rule of the decision.
 
 A question often has several answers in the articles ("What did Pakistan agree
-to?": three things, in three sentences). The reader scores many spans; this
-module keeps the ones worth showing.
+to?": three things, in three sentences). The reader scores many spans; the
+rules here say which of them can be findings. How sure the product is of each
+(``qa.answer.calibrate``) then orders and cuts them (``qa.answer.decide``):
+nothing here reads the reader's own scores, so a new reader changes no rule.
 
-Which spans become findings (margins are span score minus null score, the
-reader's own scale):
+1. ``denial``: a span whose sentence denies the question (``qa.answer.negation``)
+   is never a finding.
+2. ``demands``: nor is what someone asks another to do ("pushing Pakistan to
+   allow …" for "What did Pakistan agree to?", ``qa.answer.demands``).
+3. One span per sentence: the most confident one (a sentence says one thing).
+4. ``same_topic``: a finding from another article than the first finding's must
+   be about what the question is about: its title and retrieved passages hold at
+   least as many of the question's content words as the first finding's article.
+   "When will the Greyfield library close?" then takes no "January" from a bridge
+   article that mentions neither Greyfield nor a library.
 
-1. Spans whose sentence denies the question (``qa.answer.negation``) are dropped,
-   and so are spans that are what someone else asks of the question's subject
-   ("pushing Pakistan to allow …" for "What did Pakistan agree to?",
-   ``qa.answer.demands``).
-2. The best remaining span is the first finding. It must clear the no-answer
-   threshold itself, so "answered" still means confidence > 0.5; if it does
-   not, the question is refused.
-3. Every other span is a finding when it is close to the first one
-   (margin >= first's − ``relative_margin``: the reader rates it nearly as
-   likely, even if a strict threshold would refuse it alone), or when it
-   comes from an article that holds no finding yet and is confidently an
-   answer on its own (margin − threshold >= ``strong_margin``: another
-   article answers too, e.g. another report of the same event). Inside one
-   article the reader's ranking decides: spans far below the best one that
-   merely clear a lenient threshold are noise ("co-operation" as what Beijing
-   is pushing for) and are not shown. A further article must also be about
-   what the question is about: it holds (title and retrieved passages) at
-   least as many of the question's content words as the first finding's
-   article. "When will the Greyfield library close?" then takes no "January"
-   from a bridge article that mentions neither Greyfield nor a library.
-4. One finding per sentence: a span touching a sentence already used by a
-   better finding is dropped. At most ``max_findings``.
-5. With a calibrator (``qa.answer.decide.apply_confidence``), every finding must
-   clear its cut-off, and those after the first also ``further_confidence``:
-   on the development sets most further findings are wrong (89 % on news dev).
-
-Order (what "best first, grouped by article, ordered by date" means here):
-the article holding the best finding comes first, so ``Answer.text`` is
-always ``findings[0]``; the other articles follow newest first by date
-(undated ones last, ties by their best finding); inside an article, findings
-stay best first. Spans whose margins tie (to 0.01) prefer ``prefer_article``
-(the article the previous answer of a conversation came from).
+Each rule has a switch in ``DecisionRules``, and ``bench/finding_rules.py`` prints
+what each is worth on SQuAD dev and news dev.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from qa.store.chunk import split_sentences
 from qa.answer.decode import SpanCandidate
-from qa.answer.demands import demanded_in, question_subjects
+from qa.answer.demands import demanded_in
 from qa.answer.negation import QuestionPredicate
 from qa.answer.terms import content_stems
+from qa.store.chunk import split_sentences
 from qa.types import Passage
 
 
 @dataclass(frozen=True)
-class FindingRules:
-    """The knobs of the selection above, in reader logits (see the module docstring)."""
+class DecisionRules:
+    """The switches of the decision (every rule can be turned off) and its sizes.
 
+    The cut-offs are not here: they are fitted with the reader and stored beside it
+    (``qa.answer.calibrate.Cutoffs``); ``answer_cutoff`` only overrides the stored one.
+    """
+
+    polar: bool = True  # a yes/no question gets the sentences that bear on it, not a span
+    denial: bool = True  # rule 1
+    demands: bool = True  # rule 2
+    same_topic: bool = True  # rule 4
+    further: bool = True  # findings after the first (each must clear the further-finding bar)
     max_findings: int = 5
-    relative_margin: float = 2.0  # e^-2: the span is at least ~1/7 as likely as the best one
-    strong_margin: float = 3.0  # confidence >= 0.95 on its own
-    drop_demands: bool = True  # rule 1b: a demand made of the question's subject is never a finding
-    same_topic: bool = True  # rule 3b: a further article must hold as many of the question's words as the first
-    # Rule 5, with a calibrator: a finding after the first needs at least this confidence. The highest bar
-    # that keeps 98 % of the further findings matching a gold answer on both dev sets (bench/finding_rules.py
-    # --end-to-end, shipped reader): it drops 25 % of news dev's further findings (257, 2 of them right)
-    # and 3 % of SQuAD dev's (17, none right); 0.15 would lose 7 % of news dev's right ones.
-    further_confidence: float = 0.10
+    max_possible: int = 3  # below the cut-off: candidates shown as possible answers
+    answer_cutoff: float | None = None  # None: the cut-off stored with the reader
 
 
 @dataclass(frozen=True)
@@ -74,7 +56,7 @@ class LocatedSpan:
     """A reader span placed in its passage, article and sentence(s)."""
 
     candidate: SpanCandidate  # offsets into passages[candidate.passage].chunk.text
-    margin: float
+    margin: float  # span score minus null score: one input of the confidence, never a rule's threshold
     article_id: str
     sentences: frozenset[int]  # article offsets of the starts of the sentences it touches
     context: tuple[int, int]  # passage offsets of those sentences, joined
@@ -83,19 +65,21 @@ class LocatedSpan:
     def passage(self) -> int:
         return self.candidate.passage
 
+    def keys(self) -> set[tuple[str, int]]:
+        return {(self.article_id, k) for k in self.sentences}
+
 
 @dataclass
-class Selection:
-    """The findings in display order, the other plausible spans, and the denied ones."""
+class Screened:
+    """The spans that may be findings (reader order), and those the rules turned away."""
 
-    findings: list[LocatedSpan] = field(default_factory=list)
-    others: list[LocatedSpan] = field(default_factory=list)  # best first; neither findings nor denied
-    denied: list[LocatedSpan] = field(default_factory=list)  # best first
-    demanded: list[LocatedSpan] = field(default_factory=list)  # what another asks of the subject (qa.answer.demands)
+    kept: list[LocatedSpan] = field(default_factory=list)
+    denied: list[LocatedSpan] = field(default_factory=list)
+    demanded: list[LocatedSpan] = field(default_factory=list)
 
 
 def locate(passages: list[Passage], candidates: list[SpanCandidate], null_score: float) -> list[LocatedSpan]:
-    """Place each candidate (best first) in its sentences; chunks are sentence-aligned."""
+    """Place each candidate in its sentences; chunks are sentence-aligned."""
     sentences: dict[int, list[tuple[int, int]]] = {}
     out = []
     for c in candidates:
@@ -117,58 +101,40 @@ def locate(passages: list[Passage], candidates: list[SpanCandidate], null_score:
     return out
 
 
-def select(
-    spans: list[LocatedSpan],
-    passages: list[Passage],
-    question: str,
-    threshold: float,
-    rules: FindingRules = FindingRules(),
-    prefer_article: str | None = None,
-) -> Selection:
-    """Apply rules 1-4 and the display order of the module docstring."""
+def screen(spans: list[LocatedSpan], passages: list[Passage], question: str,
+           rules: DecisionRules = DecisionRules()) -> Screened:
+    """Rules 1 and 2: set apart denials and demands."""
     predicate = QuestionPredicate.of(question)
-    subjects = question_subjects(question)
-    ranked = sorted(spans, key=lambda s: (-round(s.margin, 2), s.article_id != prefer_article))
-    sel = Selection()
-    used: set[tuple[str, int]] = set()
-    articles: set[str] = set()
-    anchor: float | None = None
-    topic = _TopicShare(question, passages)
-    first_share = 0
-    for s in ranked:
+    out = Screened()
+    for s in spans:
         text = passages[s.passage].chunk.text
         a, b = s.context
-        if predicate.denied_in(text[a:b], s.candidate.start - a, s.candidate.end - a):
-            sel.denied.append(s)
-            continue
-        if rules.drop_demands and demanded_in(subjects, text[a:b], s.candidate.start - a, s.candidate.end - a):
-            sel.demanded.append(s)
-            continue
-        keys = {(s.article_id, k) for k in s.sentences}
-        if anchor is None:
-            if s.margin <= threshold:
-                sel.others.append(s)
-                continue
-            anchor = s.margin
-            first_share = topic(s.article_id)
+        start, end = s.candidate.start - a, s.candidate.end - a
+        if rules.denial and predicate.denied_in(text[a:b], start, end):
+            out.denied.append(s)
+        elif rules.demands and demanded_in(question, text[a:b], start, end):
+            out.demanded.append(s)
         else:
-            close = s.margin >= anchor - rules.relative_margin
-            new_article = s.article_id not in articles
-            strong_elsewhere = s.margin - threshold >= rules.strong_margin and new_article
-            off_topic = rules.same_topic and new_article and topic(s.article_id) < first_share
-            if (len(sel.findings) >= rules.max_findings or keys & used or not (close or strong_elsewhere)
-                    or off_topic):
-                sel.others.append(s)
-                continue
-        sel.findings.append(s)
-        used |= keys
-        articles.add(s.article_id)
-    sel.findings = order(sel.findings, passages)
-    return sel
+            out.kept.append(s)
+    return out
 
 
-class _TopicShare:
-    """How many of the question's content words (stemmed) an article holds in its title and retrieved passages."""
+def one_per_sentence(ranked: list[LocatedSpan]) -> tuple[list[LocatedSpan], list[LocatedSpan]]:
+    """Rule 3 over spans ranked best first: (the best span of each sentence, the rest)."""
+    used: set[tuple[str, int]] = set()
+    best, rest = [], []
+    for s in ranked:
+        if s.keys() & used:
+            rest.append(s)
+            continue
+        used |= s.keys()
+        best.append(s)
+    return best, rest
+
+
+class TopicShare:
+    """Rule 4: how many of the question's content words (stemmed) an article holds in its title and
+    retrieved passages."""
 
     def __init__(self, question: str, passages: list[Passage]) -> None:
         self.question = content_stems(question)
@@ -177,25 +143,9 @@ class _TopicShare:
 
     def __call__(self, article_id: str) -> int:
         if article_id not in self.cache:
-            texts = [f"{p.title or ''}\n{p.chunk.text}" for p in self.passages if p.chunk.article_id == article_id]
-            self.cache[article_id] = len(self.question & content_stems("\n".join(texts)))
+            held: frozenset[str] = frozenset()
+            for p in self.passages:
+                if p.chunk.article_id == article_id:
+                    held |= content_stems(p.title or "") | content_stems(p.chunk.text)
+            self.cache[article_id] = len(self.question & held)
         return self.cache[article_id]
-
-
-def order(findings: list[LocatedSpan], passages: list[Passage]) -> list[LocatedSpan]:
-    """Group best-first findings by article: the best's article first, then newest first."""
-    if not findings:
-        return []
-    groups: dict[str, list[LocatedSpan]] = {}
-    for f in findings:
-        groups.setdefault(f.article_id, []).append(f)
-    first, *rest = list(groups)
-
-    def date_key(article_id: str) -> tuple[int, str]:
-        date = (passages[groups[article_id][0].passage].date or "")[:10]
-        return (0, date) if date else (1, "")
-
-    # Newest first: sort by date descending (undated after), stable on best-finding order.
-    dated = sorted((a for a in rest if date_key(a)[0] == 0), key=lambda a: date_key(a)[1], reverse=True)
-    undated = [a for a in rest if date_key(a)[0] == 1]
-    return [f for a in [first, *dated, *undated] for f in groups[a]]

@@ -47,29 +47,37 @@ FILLERS = AUXILIARIES | frozenset(
 WINDOW = 4  # words looked at before an occurrence
 
 
-def is_negator(w: Word) -> bool:
+def is_negator(w: Word, text: str = "") -> bool:
+    """A negating word; "No." before a number ("No. 10 Downing Street") is an abbreviation, not one."""
+    if w.lower == "no" and text[w.end:w.end + 1] == "." and text[w.end + 1:w.end + 3].strip()[:1].isdigit():
+        return False
     return w.lower in NEGATORS or w.lower.endswith("n't")
 
 
-def _is_cue(ws: list[Word], j: int) -> bool:
+# A span that begins with one of these is the denial itself ("not agreed to …", "no agreement");
+# "without" is not: "without a visa" answers "How did they travel?".
+SPAN_NEGATORS = NEGATORS - {"without"}
+
+
+def _is_cue(ws: list[Word], j: int, text: str = "") -> bool:
     w = ws[j]
     if w.lower == "not" and j + 1 < len(ws) and ws[j + 1].lower == "only":
         return False
-    return is_negator(w) or stem(w.lower) in REFUSAL_STEMS
+    return is_negator(w, text) or stem(w.lower) in REFUSAL_STEMS
 
 
 def _is_filler(w: Word) -> bool:
     return w.lower in FILLERS or (w.lower.endswith("ly") and len(w.lower) > 4)
 
 
-def negated_at(ws: list[Word], i: int) -> bool:
-    """Whether word ``i`` is negated by what precedes it (rule 3 above)."""
+def negated_at(ws: list[Word], i: int, text: str = "") -> bool:
+    """Whether word ``i`` of ``text`` is negated by what precedes it (rule 3 above)."""
     only_fillers = True
     for j in range(i - 1, max(-1, i - 1 - WINDOW), -1):
         w = ws[j]
         if w.lower in SUBJECT_NEGATORS:
             return True
-        if only_fillers and _is_cue(ws, j):
+        if only_fillers and _is_cue(ws, j, text):
             return True
         if not _is_filler(w):
             only_fillers = False
@@ -86,14 +94,16 @@ class QuestionPredicate:
     @classmethod
     def of(cls, question: str) -> "QuestionPredicate":
         ws = words(question)
-        negative = any(_is_cue(ws, j) for j in range(len(ws)))
+        negative = any(_is_cue(ws, j, question) for j in range(len(ws)))
         terms = set()
         for k, w in enumerate(ws):
             b = bare(w.lower)
-            if b in STOP_WORDS or b in WH_WORDS or b.isdigit() or len(b) < 2 or is_negator(w):
+            if b in STOP_WORDS or b in WH_WORDS or b.isdigit() or len(b) < 2 or is_negator(w, question):
                 continue
             if k > 0 and w.capitalised:
                 continue  # a name: the question's subject or object, not what it asks
+            if k > 0 and ws[k - 1].lower == "how":
+                continue  # "how many", "how long": part of the question word
             terms.add(stem(b))
         return cls(frozenset(terms), negative)
 
@@ -103,7 +113,8 @@ class QuestionPredicate:
             return False
         ws = words(sentence)
         inside = [i for i, w in enumerate(ws) if w.start < span_end and w.end > span_start]
-        if inside and is_negator(ws[inside[0]]):
+        if inside and is_negator(ws[inside[0]], sentence) and (
+                ws[inside[0]].lower in SPAN_NEGATORS or ws[inside[0]].lower.endswith("n't")):
             return True
         occurrences = [i for i, w in enumerate(ws) if any(same_word(stem(w.lower), t) for t in self.terms)]
         if not occurrences:
@@ -117,7 +128,7 @@ class QuestionPredicate:
             return 0 if a <= i <= b else (a - i if i < a else i - b)
 
         nearest = min(distance(i) for i in occurrences)
-        return any(negated_at(ws, i) for i in occurrences if distance(i) == nearest)
+        return any(negated_at(ws, i, sentence) for i in occurrences if distance(i) == nearest)
 
 
 def denies(question: str, sentence: str, span_start: int, span_end: int) -> bool:

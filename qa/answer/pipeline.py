@@ -17,25 +17,23 @@ from typing import TYPE_CHECKING
 from qa.store.chunk import Chunker
 from qa.config import Settings
 from qa.answer.conversation import Conversation, ResolvedQuestion
-from qa.answer.decide import decide, filter_note
+from qa.answer.decide import decide
 from qa.store.builder import IndexBuilder
 from qa.store.embed import Embedder
-from qa.answer.findings import FindingRules
+from qa.answer.findings import DecisionRules
 from qa.store.index import IndexData, IndexStore
 from qa.store.vectors import VectorConfig
-from qa.answer.read import Reader
+from qa.answer.read import Reader, ReadResult
 from qa.answer.retrieve import HybridRetriever
-from qa.answer.language import ONLY_ENGLISH, looks_english
-from qa.answer.polar import is_polar
 from qa.answer.sources import source_label
-from qa.types import Answer, Filters, article_day
+from qa.types import Answer, Filters, Passage, article_day
 
 if TYPE_CHECKING:  # indexing is imported when it runs: `qa ask` on an existing index never reads files
     from qa.store.indexer import IndexReport
 
 log = logging.getLogger(__name__)
 
-NO_MATCHING_ARTICLES = "No indexed article matches the filters (dates, sources); widen them to search more."
+LOAD_TRIES = 3  # loads of the current version while writers keep switching it
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -49,24 +47,37 @@ class IndexOverview:
     latest: str | None
 
 
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """One loaded index version and the retriever over it: what a question answers from, whole."""
+
+    data: IndexData
+    retriever: HybridRetriever
+
+
 class Pipeline:
     """ingest → chunk → embed → index, and retrieve → read → cite, from one configuration.
 
-    Safe to share between threads (the chat's page loads and its one question at a time): the
-    index is (re)loaded under a lock, and each question works on the version it started with.
+    Safe to share between threads (the chat answers several questions at once): a new index
+    version is loaded whole beside the current one and swapped in as one reference, and each
+    question works on the snapshot it started with. ``threads``: ONNX Runtime threads per model
+    (None: all cores), so that questions answered at once do not oversubscribe the cores.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, threads: int | None = None) -> None:
         self.settings = settings or Settings.from_env()
         s = self.settings
-        self.store = IndexStore(s.index_dir, vectors=VectorConfig.from_settings(s))
-        self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=_embed_runtime(s))
+        self.store = IndexStore(s.index_dir, vectors=VectorConfig.from_settings(s))  # the writer's (builder)
+        self._reads = IndexStore(s.index_dir, vectors=VectorConfig.from_settings(s))  # answering's: never the writer's
+        self.threads = threads
+        self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=_embed_runtime(s),
+                                 threads=threads)
         self.chunker = Chunker(s.embedder_path(), max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
-        self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, runtime=s.reader_runtime)
-        self._data: IndexData | None = None
-        self._retriever: HybridRetriever | None = None
-        self._loading = threading.RLock()
-        self.finding_rules = FindingRules()
+        self.reader = Reader(s.reader_model, null_threshold=s.null_threshold, runtime=s.reader_runtime,
+                             threads=threads)
+        self._snapshot: IndexSnapshot | None = None
+        self._loading = threading.RLock()  # one load at a time; questions never wait for it once one is loaded
+        self.rules = DecisionRules(answer_cutoff=s.answer_cutoff)
 
     # --- building (qa.store.builder) ----------------------------------------
     def builder(self) -> IndexBuilder:
@@ -75,62 +86,105 @@ class Pipeline:
 
     def index(self, paths: list[str | Path] | None = None, progress: bool = True,
               prune: bool = False, ray: str | None = None, ray_workers: int | None = None) -> IndexReport:
-        """``IndexBuilder.run``, then the next question loads the new version."""
+        """``IndexBuilder.run``; a pipeline that answers questions switches to the new version before
+        it returns (an upload is searchable when the chat says so)."""
         report = self.builder().run(paths, progress=progress, prune=prune, ray=ray, ray_workers=ray_workers)
-        self._forget_index()
+        self._index_written()
         return report
 
     def ensure_index(self, progress: bool = True) -> IndexReport | None:
         """``IndexBuilder.ensure``: index the configured corpus when there is no index yet."""
         report = self.builder().ensure(progress=progress)
         if report is not None:
-            self._forget_index()
+            self._index_written()
         return report
 
-    def _forget_index(self) -> None:
-        with self._loading:
-            self._data = None  # reload on next question
-            self._retriever = None
+    def _index_written(self) -> None:
+        """After this process wrote a version: switch to it now if questions are being answered;
+        else the first question loads it. A version that fails to load is reported by that question."""
+        if self._snapshot is None:
+            return
+        try:
+            self._switch(wait=True)
+        except (OSError, ValueError) as exc:
+            log.warning("the new index version did not load: %s", exc)
+            self._snapshot = None
 
     # --- answering --------------------------------------------------------
     @property
     def retriever(self) -> HybridRetriever:
-        with self._loading:
-            if self._retriever is None:
-                if self._data is None:
-                    self._data = self.store.load()
-                    self._follow_index_precision()
-                self._retriever = HybridRetriever(self._data, self.embedder, candidates=self.settings.candidates)
-            return self._retriever
+        return self.snapshot().retriever
+
+    def snapshot(self) -> IndexSnapshot:
+        """The index version questions answer from now, loaded on first use."""
+        snap = self._snapshot
+        return snap if snap is not None else self._switch(wait=True)
 
     def refresh(self) -> bool:
-        """Drop the loaded index when another process (a `qa index`) has switched the index to a new
-        version since it was loaded, so the next use loads that one. True when it did.
+        """Switch to the version another process (a `qa index`) has made current since the snapshot
+        was loaded. True when it did (or when the index is gone: the next use says so).
 
-        Costs one read of the small CURRENT file: the chat calls it before every question and page load.
+        Costs one read of the small CURRENT file: the chat calls it before every question and page
+        load. While another thread is loading that version, returns False at once: questions go on
+        with the snapshot they have, and each answer comes from one whole version, old or new.
         """
-        with self._loading:
-            if self._data is None:
-                return False
-            now = self.store.current()
-            if now is not None and now.name == self._data.root.name:
-                return False
-            log.info("index %s changed (%s -> %s): reloading", self.settings.index_dir, self._data.root.name,
-                     now.name if now else "none")
-            self._forget_index()  # the lock is re-entrant
+        snap = self._snapshot
+        if snap is None:
+            return False
+        now = self._reads.current()
+        if now is not None and now.name == snap.data.root.name:
+            return False
+        log.info("index %s changed (%s -> %s): reloading", self.settings.index_dir, snap.data.root.name,
+                 now.name if now else "none")
+        if now is None:
+            self._snapshot = None
             return True
+        new = self._switch(wait=False)
+        return new is not None and new is not snap
 
-    def _follow_index_precision(self) -> None:
+    def _switch(self, wait: bool) -> IndexSnapshot | None:
+        """Load the current version whole, then swap it in; None at once when another thread is
+        loading and ``wait`` is False."""
+        if not self._loading.acquire(blocking=wait):
+            return None
+        try:
+            snap, now = self._snapshot, self._reads.current()
+            if snap is not None and now is not None and now.name == snap.data.root.name:
+                return snap  # another thread switched while this one waited
+            data = self._load_whole()
+            self._follow_index_precision(data)
+            snap = IndexSnapshot(data, HybridRetriever(data, self.embedder, candidates=self.settings.candidates))
+            self._snapshot = snap
+            return snap
+        finally:
+            self._loading.release()
+
+    def _load_whole(self) -> IndexData:
+        """``IndexStore.load``; when a writer switched versions (and removed the one being read)
+        during the load, the new version is loaded instead of failing."""
+        for _ in range(LOAD_TRIES - 1):
+            before = self._reads.current()
+            try:
+                return self._reads.load()
+            except (OSError, ValueError):
+                after = self._reads.current()
+                if before is None or after is None or after.name == before.name:
+                    raise
+                log.info("index switched to %s while %s was loading: loading that", after.name, before.name)
+        return self._reads.load()
+
+    def _follow_index_precision(self, data: IndexData) -> None:
         """With ``embed_runtime`` auto, questions are embedded at the loaded index's precision; a
         rebuild elsewhere at another precision swaps the embedder."""
-        if self.settings.embed_runtime != "auto" or self._data is None:
+        if self.settings.embed_runtime != "auto":
             return
         from qa.util.onnx import auto_embed_runtime
 
-        runtime = auto_embed_runtime((self._data.manifest.get("settings") or {}).get("embedder"))
+        runtime = auto_embed_runtime((data.manifest.get("settings") or {}).get("embedder"))
         if runtime != self.embedder.runtime:
             s = self.settings
-            self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=runtime)
+            self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=runtime,
+                                     threads=self.threads)
 
     def check_ready(self) -> None:
         """Fail early, with what to do, when the index or the reader model is missing."""
@@ -145,6 +199,17 @@ class Pipeline:
                 f"no reader model at {model}: set QA_READER_MODEL (or --reader) to a question-answering "
                 "model folder, or train one with `qa train-reader`"
             )
+
+    def answer_cutoff(self) -> float:
+        """The confidence an answer needs: ``QA_ANSWER_CUTOFF``, else the one fitted with the reader."""
+        from qa.answer.calibrate import UNCALIBRATED
+
+        self.reader.load()
+        if self.rules.answer_cutoff is not None:
+            return self.rules.answer_cutoff
+        if self.reader.calibrator is not None:
+            return self.reader.calibrator.cutoff
+        return self.reader.verifier.cutoff if self.reader.verifier is not None else UNCALIBRATED.answer
 
     def warm_up(self) -> None:
         """Load the index and both models now, so the first question is not the slow one."""
@@ -182,22 +247,24 @@ class Pipeline:
         )
         t1 = time.perf_counter()
         roots = self._source_roots(retriever.data)
-        result = None if is_polar(resolved.text) else self.reader.read(resolved.text, [p.chunk.text for p in passages])
-        answer = decide(resolved.text, passages, result, self.finding_rules, resolved.prefer_article, roots)
+        texts = [p.chunk.text for p in passages]
+        answer = decide(resolved.text, passages, lambda q: self.reader.read(q, texts), self.rules,
+                        prefer_article=resolved.prefer_article, roots=roots, filters=filters, asked=question)
         t2 = time.perf_counter()
         answer.question = question
         answer.resolved_question = resolved.text
         answer.follows = resolved.follows if resolved.is_follow_up else None
-        if not passages and filters is not None and filters.active:
-            answer.message = NO_MATCHING_ARTICLES
-        elif not answer.answered and filters is not None and filters.active:
-            answer.message = f"{answer.message} {filter_note(filters)}"
-        if not answer.answered and not looks_english(question):
-            answer.message = f"{answer.message} {ONLY_ENGLISH}".strip()
         answer.timings = {"retrieve": t1 - t0, "read": t2 - t1, "total": t2 - t0}
         if conversation is not None:
             conversation.remember(question, resolved, answer)
         return answer
+
+    def retrieve_and_read(self, question: str, k: int | None = None) -> tuple[list[Passage], ReadResult]:
+        """What ``ask`` decides from, for a question that is not a follow-up: the passages and the
+        reader's spans (read for every question, yes/no ones too, so a rule can be switched off later)."""
+        question = asked_part(clean_question(question))
+        passages = self.retriever.retrieve(question, top_k=k or self.settings.top_k)
+        return passages, self.reader.read(question, [p.chunk.text for p in passages])
 
     # --- what the chat's controls offer ----------------------------------
     def sources(self) -> list[str]:
@@ -232,10 +299,7 @@ class Pipeline:
 
     def _loaded(self) -> IndexData:
         self.refresh()
-        with self._loading:
-            _ = self.retriever
-            assert self._data is not None
-            return self._data
+        return self.snapshot().data
 
     def _source_roots(self, data: IndexData | None) -> list[Path]:
         """Folders (or files) articles were read from: the index's own record, then the settings."""

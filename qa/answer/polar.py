@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.answer.negation import QuestionPredicate
-from qa.answer.terms import AUXILIARIES, STOP_WORDS, bare, same_word, stem, words
+from qa.answer.terms import AUXILIARIES, STOP_WORDS, WH_WORDS, bare, same_word, stem, words
 from qa.store.chunk import split_sentences
 from qa.types import Passage
 
@@ -35,12 +35,35 @@ def is_polar(question: str) -> bool:
     """Whether a question asks yes or no: its first word (after "and", "so", …) is an auxiliary.
 
     "Did Pakistan agree…?", "Is there a deal?", "And has China replied?" are; "What did Pakistan
-    agree to?" and "Who is Imran Khan?" are not.
+    agree to?" and "Who is Imran Khan?" are not, and neither are a wh-question behind a polite
+    opening ("Can you tell me who won the election?", "Does anyone know when it opens?") nor a
+    choice between named options ("Was it Khan or Sharif who resigned?"): those ask for a span.
     """
     ws = [w.lower for w in words(question)]
     while ws and ws[0] in _LEADS:
         ws = ws[1:]
-    return len(ws) >= 2 and ws[0] in POLAR_STARTS
+    if len(ws) < 2 or ws[0] not in POLAR_STARTS:
+        return False
+    if any(w in WH_WORDS for w in ws[1:6]) and any(w in _ASKING for w in ws[1:4]):
+        return False  # "can you tell me who …", "do you know when …", "does anyone know where …"
+    return not _alternative(question)
+
+
+_ASKING = frozenset("tell know say explain remember show".split())
+
+
+def _alternative(question: str) -> bool:
+    """"Was it Khan or Sharif …?", "Is it 2019 or 2020?": "or" between two names or two numbers, or
+    any "or" after "was it" / "is it" ("Was it signed or not?" stays yes/no)."""
+    ws = words(question)
+    which = len(ws) > 2 and ws[1].lower in ("it", "they", "that", "this")
+    for i in range(1, len(ws) - 1):
+        if ws[i].lower != "or" or ws[i + 1].lower == "not":
+            continue
+        before, after = ws[i - 1], ws[i + 1]
+        if which or (before.capitalised and after.capitalised) or (before.text.isdigit() and after.text.isdigit()):
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -49,20 +49,11 @@ class ReadResult:
         """Best span score minus null score: how much the model prefers answering."""
         return self.best.score - self.null_score if self.best else float("-inf")
 
-    @property
-    def has_answer(self) -> bool:
-        """The best span clears the margin threshold and, with a verifier, its answer cut-off."""
-        if self.best is None or self.margin <= self.threshold:
-            return False
-        return self.verifier is None or self.confidence > self.verifier.cutoff
-
-    @property
-    def confidence(self) -> float:
-        return self.probability(self.best) if self.best else 0.0
-
     def probability(self, cand: SpanCandidate) -> float:
-        """Confidence that ``cand`` answers the question: the verifier's P(right) when the reader has
-        one, else the sigmoid of its margin over the threshold (0.5 at the threshold)."""
+        """The reader's own confidence that ``cand`` answers the question, used when no end-to-end
+        calibration is fitted for it: the verifier's P(right) when the reader has one, else the
+        sigmoid of its margin over the threshold (0.5 at the threshold). What is shown and decided
+        is ``qa.answer.decide``'s."""
         margin = cand.score - self.null_score
         if self.verifier is None:
             return confidence(margin, self.threshold)
@@ -290,6 +281,19 @@ class OnnxQA:
         return start, end
 
 
+def _load_fit(kind: Any, path: Path) -> Any:
+    """A confidence model stored beside the reader, or None when there is none or it no longer fits this
+    version (its features changed): the reader then answers with its own, uncalibrated, confidence and
+    says so, rather than not answering at all."""
+    if not path.exists():
+        return None
+    try:
+        return kind.load(path)
+    except (ValueError, TypeError, KeyError) as e:
+        log.warning("%s is not used: %s", Path(path) / kind.FILE, e)
+        return None
+
+
 class Reader:
     """Extractive QA over passages with a transformers QA model; loads lazily."""
 
@@ -357,8 +361,8 @@ class Reader:
         from qa.answer.calibrate import Calibrator
         from qa.answer.verify import VerifierModel
 
-        self.verifier = VerifierModel.load(path) if path.exists() else None
-        self.calibrator = Calibrator.load(path) if path.exists() else None
+        self.verifier = _load_fit(VerifierModel, path)
+        self.calibrator = _load_fit(Calibrator, path)
         log.info("loading reader from %s (%s)", path, self.runtime)
         self._tokenizer = load_tokenizer(path)  # tokenizer.json read without transformers (and torch)
         self._model = load_model(self.runtime, path, onnx=lambda p, int8: OnnxQA.load(p, int8, self.threads),

@@ -110,6 +110,14 @@ def content_words(text: str) -> list[Word]:
     return out
 
 
-def content_stems(text: str) -> set[str]:
-    """The stems of a text's content words: what "holds the question's words" compares."""
-    return {stem(w.lower) for w in content_words(text)}
+@lru_cache(maxsize=4096)
+def content_stems(text: str) -> frozenset[str]:
+    """The stems of a text's content words: what "holds the question's words" compares. Cached: the
+    decision asks it of the same passages and sentences for every span of a question."""
+    return frozenset(stem(w.lower) for w in content_words(text))
+
+
+@lru_cache(maxsize=4096)
+def word_stems(text: str) -> frozenset[str]:
+    """The stems of all of a text's words (cached as ``content_stems``)."""
+    return frozenset(stem(w.lower) for w in words(text))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 from pathlib import Path
@@ -72,8 +73,14 @@ def type_fits(qtype: str, span: str) -> bool:
 
 def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     """Character bounds of the sentence(s) of ``text`` (split as chunks are) that hold ``[start, end)``."""
-    bounds = [(a, b) for a, b in split_sentences(text) if b > start and a < max(end, start + 1)]
+    bounds = [(a, b) for a, b in _sentences(text) if b > start and a < max(end, start + 1)]
     return (bounds[0][0], bounds[-1][1]) if bounds else (0, len(text))
+
+
+@lru_cache(maxsize=1024)
+def _sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """``split_sentences``, cached: every span of a passage asks for the same sentences."""
+    return tuple(split_sentences(text))
 
 
 def features(question: str, passage: str, start: int, end: int, span_score: float, null_score: float) -> list[float]:
@@ -142,8 +149,9 @@ class VerifierModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         model = cls(**data)
         if tuple(model.names) != cls.NAMES:
+            tool = "train-verifier" if cls.FILE == VERIFIER_FILE else "train-calibrator"
             raise ValueError(f"{path}: features {model.names} differ from this version's {list(cls.NAMES)}; "
-                             f"refit it (`qa train-verifier{' --end-to-end' if cls.FILE != VERIFIER_FILE else ''}`)")
+                             f"refit it (`qa {tool} --reader {folder}`)")
         return model
 
 

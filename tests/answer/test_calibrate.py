@@ -6,7 +6,7 @@ import pytest
 from qa.answer.calibrate import FEATURES, Calibrator, answer_features, normalize_words
 from qa.answer.decide import decide
 from qa.answer.decode import SpanCandidate
-from qa.answer.findings import FindingRules
+from qa.answer.findings import DecisionRules
 from qa.answer.read import ReadResult
 from qa.types import Chunk, Passage
 
@@ -53,25 +53,38 @@ def test_every_finding_must_clear_the_calibrated_bar():
     lib_a = LIBRARY.index("12 May")
     br_a = BRIDGE.index("September")
     cands = [SpanCandidate(0, lib_a, lib_a + 6, 5.0, 0.0), SpanCandidate(1, br_a, br_a + 9, 4.5, 0.0)]
-    plain = decide(QUESTION, _passages(), _result(cands))
-    assert [f.text for f in plain.findings] == ["12 May"]  # the bridge article is not about the library
-    rules = FindingRules(same_topic=False)  # the calibrated bar alone, without the topic rule
-    plain = decide(QUESTION, _passages(), _result(cands), rules)
-    assert [f.text for f in plain.findings] == ["12 May", "September"]  # close margins: both shown
-    assert plain.features is not None and len(plain.features) == len(FEATURES)
+    rules = DecisionRules(same_topic=False)  # the calibrated bar alone, without the topic rule
     # A calibrator that trusts only articles about the question's topic keeps the library's date alone.
     weights = [0.0] * len(FEATURES)
     weights[FEATURES.index("article_share")] = 10.0
-    cal = Calibrator(list(FEATURES), [0.0] * len(FEATURES), [1.0] * len(FEATURES), weights, -6.0, cutoff=0.5)
+    cal = Calibrator(list(FEATURES), [0.0] * len(FEATURES), [1.0] * len(FEATURES), weights, -6.0, cutoff=0.5,
+                     further_cutoff=0.5)
     res = _result(cands)
     res.calibrator = cal
     ans = decide(QUESTION, _passages(), res, rules)
     assert [f.text for f in ans.findings] == ["12 May"] and ans.score == pytest.approx(1 / (1 + np.exp(-4.0)))
+    assert ans.features is not None and len(ans.features) == len(FEATURES)
     assert ans.alternatives[0]["text"] == "September" and ans.alternatives[0]["score"] < 0.5
-    # When the first span fails the bar too, the question is refused.
+    # When the first span fails the bar too, the question is refused; the best span is a possible answer.
     cal.cutoff = 0.99
     refused = decide(QUESTION, _passages(), res, rules)
-    assert not refused.answered and refused.alternatives[0]["text"] == "12 May"
+    assert not refused.answered and refused.possible[0].text == "12 May"
+
+
+def test_the_features_see_a_question_whose_verb_the_sentence_does_not_use():
+    """"How many Chinese engineers were killed?" read in "targeted two Chinese engineers": the number is
+    there, the killing is not; an article that says "killed two" holds every predicate term."""
+    q = "How many Chinese engineers were killed in the attack?"
+    targeted = "The attack targeted two Chinese engineers near the airport."
+    killed = "The attack killed two Chinese engineers near the airport."
+    rows = []
+    for text in (targeted, killed):
+        ps = [Passage(Chunk("a:0", "a", 0, text, 0, len(text)), "Airport attack", None, "a.txt", score=0.03,
+                      dense_rank=1, lexical_rank=1)]
+        a = text.index("two")
+        rows.append(dict(zip(FEATURES, answer_features(q, ps, 0, a, a + 3, 5.0, [(0, "two", 5.0)]))))
+    assert rows[0]["predicate_sentence"] < rows[1]["predicate_sentence"] == 1.0
+    assert rows[0]["predicate_passage"] < 1.0
 
 
 def test_calibrator_round_trips_beside_the_reader(tmp_path):

@@ -1,7 +1,15 @@
-"""Which reader spans become findings, and in what order (no model: hand-made spans)."""
+"""Which reader spans may be findings, and how the decision orders and cuts them by the confidence shown
+(no model: hand-made spans and a calibrator whose confidence is set per span)."""
 
+import dataclasses
+
+import pytest
+
+from qa.answer.calibrate import FEATURES, Calibrator
+from qa.answer.decide import decide
 from qa.answer.decode import SpanCandidate
-from qa.answer.findings import FindingRules, locate, order, select
+from qa.answer.findings import DecisionRules, locate, one_per_sentence, screen
+from qa.answer.read import ReadResult
 from qa.types import Chunk, Passage
 
 QUESTION = "What did Pakistan agree to?"
@@ -12,119 +20,118 @@ C_TEXT = "Pakistan agreed to extend the ceasefire. Talks will resume next week."
 
 
 def passage(aid: str, text: str, date: str | None) -> Passage:
-    return Passage(chunk=Chunk(f"{aid}:0", aid, 0, text, 0, len(text)), title=f"Title {aid}", date=date,
+    return Passage(chunk=Chunk(f"{aid}:0", aid, 0, text, 0, len(text)), title=f"Pakistan agrees {aid}", date=date,
                    source=f"/corpus/{aid}.txt")
 
 
 PASSAGES = [passage("A", A_TEXT, "2024-11-13"), passage("B", B_TEXT, "2024-12-01"), passage("C", C_TEXT, None)]
 
 
-def span(p: int, words: str, margin: float) -> SpanCandidate:
-    text = PASSAGES[p].chunk.text
+def span(p: int, words: str, margin: float, passages=PASSAGES) -> SpanCandidate:
+    text = passages[p].chunk.text
     a = text.index(words)
     return SpanCandidate(p, a, a + len(words), margin, 0.0)  # null score 0: score is the margin
 
 
-def texts(cands, threshold=0.0, rules=FindingRules(), prefer=None, passages=PASSAGES):
-    spans = locate(passages, sorted(cands, key=lambda c: -c.score), 0.0)
-    sel = select(spans, passages, QUESTION, threshold, rules, prefer)
-    return [passages[s.passage].chunk.text[s.candidate.start : s.candidate.end] for s in sel.findings], sel
+def calibrator(confidence: dict[float, float], answer=0.5, further=0.3, possible=0.1) -> Calibrator:
+    """A calibrator whose probability is read off the margin feature: ``confidence[margin]``."""
+    cal = Calibrator(list(FEATURES), [0.0] * len(FEATURES), [1.0] * len(FEATURES), [0.0] * len(FEATURES), 0.0,
+                     cutoff=answer, further_cutoff=further, possible_cutoff=possible)
+    object.__setattr__(cal, "probability", lambda x: [confidence[round(x[0], 3)]])
+    return cal
 
 
-def test_denials_are_dropped_and_one_finding_per_sentence():
-    found, sel = texts([
-        span(0, "foreign troops", 5.0),  # denied: "had not agreed to foreign troops"
-        span(0, "a joint strategy against attacks", 4.0),
-        span(0, "joint strategy", 3.9),  # same sentence as a better span
-        span(0, "share intelligence with China", 3.5),
-    ])
-    assert found == ["a joint strategy against attacks", "share intelligence with China"]
-    assert [PASSAGES[0].chunk.text[s.candidate.start : s.candidate.end] for s in sel.denied] == ["foreign troops"]
+def answer(cands, confidence, rules=DecisionRules(), prefer=None, passages=PASSAGES, **cut):
+    result = ReadResult(sorted(cands, key=lambda c: -c.score), 0.0, 0.0, texts=[p.chunk.text for p in passages],
+                        question=QUESTION, calibrator=calibrator(confidence, **cut))
+    return decide(QUESTION, passages, result, rules, prefer_article=prefer)
 
 
-def test_secondary_findings_may_be_close_below_threshold_but_noise_far_below_is_not():
-    found, _ = texts([span(0, "a joint strategy against attacks", 1.0), span(0, "share intelligence", -0.5)])
-    assert found == ["a joint strategy against attacks", "share intelligence"]  # within 2 logits of the best
-    found, sel = texts([span(0, "a joint strategy against attacks", 9.0), span(0, "share intelligence", 4.0)])
-    assert found == ["a joint strategy against attacks"]  # same article, 5 logits below: noise
-    assert len(sel.others) == 1
+def test_denials_and_demands_are_set_apart_and_one_span_per_sentence():
+    spans = locate(PASSAGES, [span(0, "foreign troops", 5.0), span(0, "a joint strategy against attacks", 4.0),
+                              span(0, "joint strategy", 3.9), span(0, "share intelligence with China", 3.5)], 0.0)
+    screened = screen(spans, PASSAGES, QUESTION)
+    assert [s.margin for s in screened.denied] == [5.0]
+    best, rest = one_per_sentence(screened.kept)
+    assert [s.margin for s in best] == [4.0, 3.5] and [s.margin for s in rest] == [3.9]
+    assert screen(spans, PASSAGES, QUESTION, DecisionRules(denial=False)).denied == []
 
 
-def test_a_confident_span_in_another_article_is_a_finding():
-    found, _ = texts([span(0, "a joint strategy against attacks", 9.0), span(1, "buy two new frigates", 4.0)])
-    assert found == ["a joint strategy against attacks", "buy two new frigates"]
+def test_the_first_finding_is_the_most_confident_whatever_the_reader_ranked_first():
+    cands = [span(0, "a joint strategy against attacks", 6.0), span(1, "buy two new frigates", 5.0),
+             span(2, "extend the ceasefire", 4.0)]
+    ans = answer(cands, {6.0: 0.55, 5.0: 0.9, 4.0: 0.7})
+    assert [f.text for f in ans.findings] == ["buy two new frigates", "extend the ceasefire",
+                                              "a joint strategy against attacks"]
+    assert ans.text == "buy two new frigates" and ans.score == 0.9
+    scores = [f.score for f in ans.findings]
+    assert scores == sorted(scores, reverse=True)
 
 
-def test_no_finding_unless_the_best_clears_the_threshold():
-    found, sel = texts([span(0, "foreign troops", 5.0), span(0, "share intelligence", -1.0)], threshold=0.0)
-    assert found == [] and len(sel.denied) == 1 and len(sel.others) == 1
+def test_further_findings_need_their_own_bar_and_the_first_the_answer_cut_off():
+    cands = [span(0, "a joint strategy against attacks", 6.0), span(0, "share intelligence with China", 5.0),
+             span(1, "buy two new frigates", 4.0)]
+    ans = answer(cands, {6.0: 0.8, 5.0: 0.25, 4.0: 0.45}, answer=0.5, further=0.3)
+    assert [f.text for f in ans.findings] == ["a joint strategy against attacks", "buy two new frigates"]
+    assert all(f.score >= 0.3 for f in ans.findings[1:]) and ans.findings[0].score >= ans.cutoff
+    assert [a["text"] for a in ans.alternatives] == ["share intelligence with China"]
+    off = answer(cands, {6.0: 0.8, 5.0: 0.25, 4.0: 0.45}, DecisionRules(further=False))
+    assert [f.text for f in off.findings] == ["a joint strategy against attacks"]
 
 
-def test_grouped_by_article_best_article_first_then_newest_first():
-    found, sel = texts([
-        span(2, "extend the ceasefire", 6.0),  # undated article C holds the best finding: first
-        span(0, "a joint strategy against attacks", 5.9),  # A, 2024-11-13
-        span(1, "buy two new frigates", 5.8),  # B, 2024-12-01: newer than A, so before it
-        span(0, "share intelligence with China", 5.7),  # stays with A, after A's better finding
-    ])
-    assert found == ["extend the ceasefire", "buy two new frigates", "a joint strategy against attacks",
-                     "share intelligence with China"]
-    assert [s.article_id for s in sel.findings] == ["C", "B", "A", "A"]
+def test_below_the_cut_off_the_question_is_refused_with_possible_answers_marked_most_confident_first():
+    cands = [span(0, "a joint strategy against attacks", 6.0), span(1, "buy two new frigates", 5.0),
+             span(2, "extend the ceasefire", 4.0)]
+    ans = answer(cands, {6.0: 0.2, 5.0: 0.4, 4.0: 0.05}, answer=0.6, possible=0.1)
+    assert not ans.answered and ans.findings == [] and ans.cutoff == 0.6
+    assert [(f.text, f.kind) for f in ans.possible] == [("buy two new frigates", "possible"),
+                                                        ("a joint strategy against attacks", "possible")]
+    assert ans.score == 0.4  # the confidence of the best span turned down
+    none = answer(cands, {6.0: 0.05, 5.0: 0.04, 4.0: 0.03}, answer=0.6, possible=0.1)
+    assert none.possible == [] and len(none.citations) == 3  # the closest passages instead
 
 
-def test_cap_and_tie_preference():
+def test_a_configured_cut_off_replaces_the_fitted_one():
+    cands = [span(0, "a joint strategy against attacks", 6.0)]
+    assert answer(cands, {6.0: 0.55}).answered
+    assert not answer(cands, {6.0: 0.55}, DecisionRules(answer_cutoff=0.7)).answered
+
+
+def test_ties_prefer_the_article_of_the_previous_answer_and_findings_are_capped():
+    tie = [span(0, "a joint strategy against attacks", 5.0), span(1, "buy two new frigates", 4.0)]
+    assert answer(tie, {5.0: 0.7, 4.0: 0.7}, prefer="B").text == "buy two new frigates"
+    assert answer(tie, {5.0: 0.7, 4.0: 0.7}, prefer="A").text == "a joint strategy against attacks"
     many = [span(0, "a joint strategy against attacks", 5.0), span(0, "share intelligence with China", 4.9),
-            span(0, "Islamabad", 4.8), span(1, "buy two new frigates", 4.7), span(1, "Karachi", 4.6),
-            span(2, "extend the ceasefire", 4.5)]
-    found, _ = texts(many, rules=FindingRules(max_findings=3))
-    assert len(found) == 3
-    tie = [span(0, "a joint strategy against attacks", 5.0), span(1, "buy two new frigates", 5.0)]
-    assert texts(tie, prefer="B")[0][0] == "buy two new frigates"
-    assert texts(tie, prefer="A")[0][0] == "a joint strategy against attacks"
-
-
-def test_order_of_nothing_is_nothing():
-    assert order([], PASSAGES) == []
+            span(0, "Islamabad", 4.8), span(1, "buy two new frigates", 4.7), span(2, "extend the ceasefire", 4.5)]
+    ans = answer(many, {m: 0.9 for m in (5.0, 4.9, 4.8, 4.7, 4.5)}, DecisionRules(max_findings=3))
+    assert len(ans.findings) == 3
 
 
 def test_an_article_about_something_else_contributes_no_finding():
-    """Issue #21: "When will the Greyfield library close?" took "January" from a bridge article too."""
+    """"When will the Greyfield library close?" takes no "January" from a bridge article."""
     lib = "The Greyfield library will close on 12 May for repairs."
     bridge = "The Mill Lane bridge has been closed to lorries since January."
     ps = [passage("L", lib, "2024-04-29"), passage("M", bridge, "2024-04-22")]
-
-    def cand(p: int, words: str, margin: float) -> SpanCandidate:
-        a = ps[p].chunk.text.index(words)
-        return SpanCandidate(p, a, a + len(words), margin, 0.0)
-
-    spans = locate(ps, [cand(0, "12 May", 9.0), cand(1, "January", 8.5)], 0.0)
     q = "When will the Greyfield library close?"
-    sel = select(spans, ps, q, 0.0)
-    assert [ps[s.passage].chunk.article_id for s in sel.findings] == ["L"]
-    off = select(spans, ps, q, 0.0, FindingRules(same_topic=False))
-    assert [ps[s.passage].chunk.article_id for s in off.findings] == ["L", "M"]  # the rule is what drops it
-    # An article that is about the same thing still contributes: both mention the Greyfield library.
+
+    def ask(rules=DecisionRules()):
+        cands = [span(0, "12 May", 9.0, ps), span(1, "January", 8.5, ps)]
+        result = ReadResult(cands, 0.0, 0.0, texts=[p.chunk.text for p in ps], question=q,
+                            calibrator=calibrator({9.0: 0.9, 8.5: 0.8}))
+        return [f.citation.article_id for f in decide(q, ps, result, rules).findings]
+
+    assert ask() == ["L"]
+    assert ask(DecisionRules(same_topic=False)) == ["L", "M"]  # the rule is what drops it
     ps[1] = passage("M", "The Greyfield library was last closed in January, for a week.", "2024-01-10")
-    spans = locate(ps, [cand(0, "12 May", 9.0), cand(1, "January", 8.5)], 0.0)
-    assert [ps[s.passage].chunk.article_id for s in select(spans, ps, q, 0.0).findings] == ["L", "M"]
+    assert ask() == ["L", "M"]  # an article about the same thing still contributes
 
 
-def test_further_findings_need_the_further_confidence_but_the_first_only_the_cut_off():
-    """Rule 5: with a calibrator, every finding clears its cut-off; those after the first also the further bar."""
-    from types import SimpleNamespace
-
-    from qa.answer.decide import apply_confidence
-
-    _, sel = texts([span(0, "a joint strategy against attacks", 5.0), span(0, "share intelligence with China", 4.5),
-                    span(1, "buy two new frigates", 4.0)])
-    assert len(sel.findings) == 3
-    first, second, third = sel.findings
-    shown = {id(first): 0.06, id(second): 0.08, id(third): 0.3}  # the confidence the calibrator gives each
-    calibrator = SimpleNamespace(cutoff=0.05, probability=lambda x: [x[0]])
-    result = SimpleNamespace(calibrator=calibrator)
-    conf = apply_confidence(sel, result, lambda s: [shown[id(s)]], further=0.10)
-    assert sel.findings == [first, third]  # the first needs only the cut-off; 0.08 < 0.10 is dropped
-    assert second in sel.others and conf(second) == 0.08
-    _, sel = texts([span(0, "a joint strategy against attacks", 5.0), span(0, "share intelligence with China", 4.5)])
-    apply_confidence(sel, result, lambda s: [0.04], further=0.0)
-    assert sel.findings == [] and len(sel.others) == 2  # below the cut-off nothing is shown
+def test_a_reader_without_calibration_shows_its_own_probability_and_says_so():
+    cands = [span(0, "a joint strategy against attacks", 2.0), span(1, "buy two new frigates", -1.0)]
+    result = ReadResult(cands, 0.0, 0.0, texts=[p.chunk.text for p in PASSAGES], question=QUESTION)
+    ans = decide(QUESTION, PASSAGES, result)
+    assert not ans.calibrated and ans.cutoff == 0.5
+    assert [f.text for f in ans.findings] == ["a joint strategy against attacks"]
+    assert ans.score == pytest.approx(1 / (1 + 2.718281828 ** -2.0), rel=1e-4)
+    cal = dataclasses.replace(result, calibrator=calibrator({2.0: 0.9, -1.0: 0.1}))
+    assert decide(QUESTION, PASSAGES, cal).calibrated

@@ -73,3 +73,19 @@ def test_question_terms_skip_names_and_function_words():
     p = QuestionPredicate.of(AGREE)
     assert p.terms == {"agre"} and not p.negative
     assert QuestionPredicate.of("Who did the bombing target?").terms == {"bomb", "target"}
+
+
+def test_no_before_a_number_and_a_span_starting_with_without_are_not_denials():
+    q = "Where did the prime minister meet the envoy?"
+    s = "The prime minister met the envoy at No. 10 Downing Street on Monday."
+    a = s.index("No. 10 Downing Street")
+    assert not denies(q, s, a, a + len("No. 10 Downing Street"))
+    q = "How did the delegation travel to Beijing?"
+    s = "The delegation travelled to Beijing without a visa, officials said."
+    a = s.index("without a visa")
+    assert not denies(q, s, a, a + len("without a visa"))
+    # "without" still negates the verb it governs
+    q = "What did the talks agree on?"
+    s = "The talks ended without agreeing on a ceasefire."
+    a = s.index("a ceasefire")
+    assert denies(q, s, a, a + len("a ceasefire"))

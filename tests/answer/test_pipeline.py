@@ -11,22 +11,21 @@ from qa.evaluation.squad import max_over_golds
 from qa.types import Filters
 
 
-def test_pakistan_question_is_answered_from_the_seed_article(seed_pipeline):
+def test_pakistan_question_is_read_from_the_seed_article(seed_pipeline):
     ans = seed_pipeline.ask("What did Pakistan agree to?")
-    assert ans.answered, ans.message
-    c = ans.citations[0]
+    first = shown(ans)[0]
+    c = first.citation
     assert c.title == SEED_TITLE
     assert c.date == "2024-11-13"
     assert c.source.endswith("000_5f212afdc6001fcb.txt")
     # the span highlights exactly the answer inside the cited passage
-    assert c.passage[c.answer_start : c.answer_end] == ans.text
-    assert 0 < len(ans.text.split()) <= 30  # the reader's answer limit (max_answer_tokens)
-    # the confidence shown is the calibrated probability of being right (calibration.json): an answer is
-    # shown when it clears the calibrated cut-off, which can be well under 0.5 (0.46 here with int8 on VNNI)
-    cal = seed_pipeline.reader.calibrator
-    assert (cal.cutoff if cal is not None else 0.0) < ans.score <= 1.0
+    assert c.passage[c.answer_start : c.answer_end] == first.text
+    assert 0 < len(first.text.split()) <= 30  # the reader's answer limit (max_answer_tokens)
+    # the confidence shown is the calibrated probability of being right (calibration.json): a span is the
+    # answer when it reaches the cut-off fitted with the reader, else it is a possible answer below it
+    assert ans.score == first.score and (ans.score >= ans.cutoff) == ans.answered
     assert set(ans.timings) == {"retrieve", "read", "total"}
-    assert ans.text in (CORPUS / "000_5f212afdc6001fcb.txt").read_text()
+    assert first.text in (CORPUS / "000_5f212afdc6001fcb.txt").read_text()
 
 
 def test_answer_json_has_the_documented_fields(seed_pipeline):
@@ -50,23 +49,29 @@ def test_empty_question_is_rejected(seed_pipeline):
         seed_pipeline.ask("   ")
 
 
-def test_seed_dev_questions(seed_pipeline):
-    """The seed article's dev questions, end to end: a floor at what the shipped reader measured.
+def shown(ans):
+    """What a user reads first and after: the findings, or for a refusal the possible answers."""
+    return ans.findings if ans.answered else ans.possible
 
-    Measured with the epoch-2 reader: 5 of 8 answerable questions right (F1 >= 0.5),
-    1 of 2 unanswerable ones refused. A regression below that fails here.
-    """
+
+def test_seed_dev_questions(seed_pipeline):
+    """The seed article's dev questions, end to end. What is shown first (the answer, or the most
+    confident possible answer of a refusal) is right for nearly all of the answerable ones, every answer
+    given clears the cut-off, and the unanswerable ones are not both answered."""
     path = need_shared("qa", "seed_article_dev.jsonl")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     right, refused = [], []
     for row in rows:
         ans = seed_pipeline.ask(row["question"])
+        if ans.answered:
+            assert ans.score >= ans.cutoff and ans.findings[0].score == ans.score, row["question"]
         if row["answers"]:
-            right.append(ans.answered and max_over_golds(ans.text, row["answers"])[1] >= 0.5)
+            first = shown(ans)[0].text if shown(ans) else ""
+            right.append(max_over_golds(first, row["answers"])[1] >= 0.5)
         else:
             refused.append(not ans.answered)
     assert len(right) == 8 and len(refused) == 2
-    assert sum(right) >= 5, right
+    assert sum(right) >= 6, right
     assert sum(refused) >= 1, refused
 
 
@@ -78,24 +83,25 @@ FLAT_FIELDS = {"text", "score", "kind", "article_id", "title", "date", "source",
                "answer_start", "answer_end"}
 
 
-def test_pakistan_agreed_to_several_things_and_a_denial_is_never_one(seed_pipeline):
+def test_pakistan_agreed_to_things_and_a_denial_is_never_one(seed_pipeline):
     ans = seed_pipeline.ask("What did Pakistan agree to?")
-    assert ans.answered and len(ans.findings) >= 2
-    assert ans.text == ans.findings[0].text and ans.citations[0] == ans.findings[0].citation
-    found = [a for a in AGREED if any(a.split(" to prevent")[0] in f.text or f.text in a for f in ans.findings)]
-    assert len(found) >= 2, [f.text for f in ans.findings]
-    for f in ans.findings:
+    assert shown(ans), ans.message
+    first = shown(ans)[0]
+    assert any(a.split(" to prevent")[0] in first.text or first.text in a for a in AGREED), first.text
+    if ans.answered:
+        assert ans.text == ans.findings[0].text and ans.citations[0] == ans.findings[0].citation
+    for f in shown(ans):
         assert "not agreed" not in f.text and "no agreement" not in f.text
         c = f.citation
         assert c.passage[c.answer_start : c.answer_end] == f.text
         assert 0 < f.score <= 1 and c.title == SEED_TITLE
     assert all(a["text"] != "not agreed to such a step" for a in ans.alternatives)
-    # one finding per sentence: no two findings share the sentence they come from
-    starts = [f.citation.passage_start + f.citation.answer_start for f in ans.findings]
+    # one finding per sentence: no two shown spans share the sentence they come from
+    starts = [f.citation.passage_start + f.citation.answer_start for f in shown(ans)]
     assert len(set(starts)) == len(starts)
     d = ans.to_dict()
-    assert [set(f) for f in d["findings"]] == [FLAT_FIELDS] * len(ans.findings)
-    assert d["findings"][0]["text"] == d["answer"]
+    assert [set(f) for f in d["findings"] + d["possible"]] == [FLAT_FIELDS] * len(shown(ans))
+    assert d["answer"] == (d["findings"][0]["text"] if ans.answered else "")
     json.dumps(d)
 
 
@@ -114,7 +120,7 @@ def test_follow_up_questions_in_a_conversation(seed_pipeline):
     assert "Karachi airport" in first.text and first.resolved_question == first.question
     follow = seed_pipeline.ask("Who was targeted there?", conversation=conv)
     assert follow.resolved_question == "Who was targeted there?"
-    assert follow.answered and any("engineers" in f.text for f in follow.findings), follow.findings
+    assert any("engineers" in f.text for f in shown(follow)), shown(follow)
     assert len(conv.turns) == 2 and conv.turns[1].article_id == follow.citations[0].article_id
 
     conv = Conversation()
@@ -122,6 +128,9 @@ def test_follow_up_questions_in_a_conversation(seed_pipeline):
     ans = seed_pipeline.ask("and China?", conversation=conv)
     assert ans.question == "and China?" and ans.resolved_question == "What did China agree to?"
     assert ans.to_dict()["resolved_question"] == "What did China agree to?"
+    # the follow-up goes through the same decision: China's own demands are not what it agreed to
+    for f in shown(ans):
+        assert not any(d in f.text or f.text in d for d in DEMANDS), f.text
 
 
 # --- odd questions ------------------------------------------------------------------------------
@@ -244,21 +253,22 @@ def _sentence_of(f, article: str) -> str:
 
 
 def test_what_pakistan_agreed_to_is_what_the_findings_say_and_beijings_demands_are_not(seed_pipeline, seed_settings):
-    """Properties of the answer, not an old model's wording: every finding, the first included, is one of
-    the three things the article says Pakistan agreed to, at least two are found, and none of Beijing's
-    demands or proposals and no denial is a finding."""
+    """Properties of the answer, not an old model's wording or how many findings it gives: every finding is
+    one of the things the article says Pakistan agreed to, and so is the first thing shown (a refusal's
+    most confident possible answer); Beijing's demands and the denial are never shown, not as a finding
+    and not as a possible answer."""
     from qa.ingest.loader import load_articles
 
     article = load_articles(seed_settings.corpus).articles[0].text
     ans = seed_pipeline.ask("What did Pakistan agree to?")
-    assert ans.answered, ans.message
     agreed_lines = [line for line in article.splitlines() if "amenable to" in line or "both sides agreed" in line]
     assert len(agreed_lines) == 2
-    found = {a for a in AGREED for f in ans.findings
-             if _sentence_of(f, article) in agreed_lines and (f.text in a or a.split(" to prevent")[0] in f.text)}
-    assert _sentence_of(ans.findings[0], article) in agreed_lines, [f.text for f in ans.findings]
-    assert len(found) >= 2, [f.text for f in ans.findings]
+    assert shown(ans), ans.message
+    assert _sentence_of(shown(ans)[0], article) in agreed_lines, [f.text for f in shown(ans)]
     for f in ans.findings:  # every finding is one of the agreed things: no demand, denial or proposal
+        assert _sentence_of(f, article) in agreed_lines, f.text
+    for f in shown(ans):
         assert not any(d in _sentence_of(f, article) for d in DEMANDS), f.text
         assert "not agreed" not in _sentence_of(f, article), f.text
-        assert _sentence_of(f, article) in agreed_lines, f.text
+    scores = [f.score for f in shown(ans)]
+    assert scores == sorted(scores, reverse=True)

@@ -21,6 +21,16 @@ def test_polar_questions_are_told_by_their_first_word():
         assert not is_polar(q), q
 
 
+def test_a_wh_question_behind_a_polite_opening_or_a_choice_of_names_is_not_yes_or_no():
+    assert not is_polar("Can you tell me who won the election?")
+    assert not is_polar("Does anyone know when the new library opens?")
+    assert not is_polar("Do you know what Pakistan agreed to?")
+    assert not is_polar("Was it Khan or Sharif who resigned?")
+    assert not is_polar("Was it in 2019 or 2020?")
+    assert is_polar("Was the deal signed or not?")
+    assert is_polar("Can Pakistan protect the engineers?")
+
+
 def test_evidence_holds_the_sentences_with_the_key_terms_and_marks_the_denial():
     assert key_terms(STAFF)[:3] == ["pakistan", "agre", "let"]
     found = evidence(STAFF, [_passage(TEXT)])

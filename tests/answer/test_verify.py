@@ -65,17 +65,20 @@ def test_fit_learns_the_direction_and_round_trips(tmp_path):
 
 
 def test_the_verifier_decides_and_gives_the_confidence():
+    from qa.answer.decide import decide
+    from qa.types import Chunk, Passage
+
     model = _model()
     start = PASSAGE.index("a joint strategy")
     cand = SpanCandidate(0, start, start + len("a joint strategy"), score=5.0, null_score=1.0)
     plain = ReadResult([cand], 1.0, threshold=0.0, texts=[PASSAGE], question="What did Pakistan agree to?")
-    assert plain.confidence == pytest.approx(1 / (1 + np.exp(-4.0)))  # sigmoid of margin over threshold
+    assert plain.probability(cand) == pytest.approx(1 / (1 + np.exp(-4.0)))  # sigmoid of margin over threshold
     checked = ReadResult([cand], 1.0, threshold=0.0, texts=[PASSAGE], question=plain.question, verifier=model)
-    assert checked.confidence == pytest.approx(model.probability(
-        features(plain.question, PASSAGE, cand.start, cand.end, 5.0, 1.0))[0])
-    model.cutoff = checked.confidence + 0.01
-    assert plain.has_answer and not checked.has_answer  # the verifier can refuse what the margin allows
-    model.cutoff = checked.confidence - 0.01
-    assert checked.has_answer
-    high = ReadResult([cand], 1.0, threshold=10.0, texts=[PASSAGE], question=plain.question, verifier=model)
-    assert not high.has_answer  # and the margin threshold still applies
+    p = checked.probability(cand)
+    assert p == pytest.approx(model.probability(features(plain.question, PASSAGE, cand.start, cand.end, 5.0, 1.0))[0])
+    passages = [Passage(Chunk("a:0", "a", 0, PASSAGE, 0, len(PASSAGE)), "T", None, "a.txt")]
+    model.cutoff = p + 0.01
+    assert decide(plain.question, passages, plain).answered  # the reader's own line: margin over threshold
+    assert not decide(plain.question, passages, checked).answered  # the verifier can refuse what the margin allows
+    model.cutoff = p - 0.01
+    assert decide(plain.question, passages, checked).answered

@@ -49,23 +49,28 @@ def test_fit_writes_the_verifier_and_the_reader_uses_it(tmp_path, reader_path):
     reader.load()
     assert reader.verifier is not None
     res = reader.read("Who founded the bakery?", [ARTICLES["Bakery"][0]])
-    assert res.verifier is reader.verifier and 0.0 < res.confidence < 1.0
+    assert res.verifier is reader.verifier and 0.0 < res.probability(res.best) < 1.0
 
 
-def test_calibrator_cutoff_and_set_metrics():
+def test_the_cut_offs_are_chosen_for_the_users_goal():
     import numpy as np
-    import pytest
 
-    from qa.training.calibrator import best_cutoff, set_metrics
+    from qa.training.calibrator import Decided, choose_cutoffs, lowest_meeting, possible_bar
 
-    prob = np.array([0.95, 0.92, 0.3, 0.8])
-    passes = np.array([True, True, True, False])
-    f1a, f1r = np.array([1.0, 0.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0, 0.0])
-    # Giving only the first span is best: 0.92 and 0.3 are right to refuse, and 0.8 cannot pass its margin.
-    assert best_cutoff(prob, passes, f1a, f1r) == pytest.approx(0.92)
-    m = set_metrics(prob, passes & (prob > 0.5), np.array([1, 0, 0, 1]), f1a, f1r)
-    assert m["confident_answers"] == 2 and m["confident_wrong_share"] == 0.5 and m["answered"] == 2
-    assert m["f1"] == pytest.approx(100 * (1 + 0 + 1 + 0) / 4)
+    # 40 answers: the 20 most confident are right 3 times in 4, the rest once in 4.
+    conf = np.linspace(0.99, 0.60, 40)
+    ok = np.array(([1, 1, 1, 0] * 5) + ([1, 0, 0, 0] * 5), dtype=float)
+    cut, share = lowest_meeting(conf, ok, 0.70)
+    assert cut == conf[21] and share == pytest.approx(16 / 22)  # as many answers as the goal allows
+    cut, share = lowest_meeting(conf, ok, 0.90)  # out of reach: the closest share, reported as not met
+    assert cut == conf[20] and share == pytest.approx(16 / 21)
+    assert lowest_meeting(conf[:5], ok[:5], 0.7) == (1.0, 0.0)  # too few answers to choose from
+    # the possible-answer bar: where spans are right at least the goal's share, by isotonic regression
+    assert conf[23] <= possible_bar(conf, ok, 0.5) <= conf[16] and possible_bar(conf, 0 * ok, 0.5) == 1.0
+    decided = [Decided("news", c, bool(o), float(o), 0.0, further=[(c - 0.3, False)]) for c, o in zip(conf, ok)]
+    cuts = choose_cutoffs(decided, 0.70, 0.5)
+    assert cuts["answer"] == conf[21] and cuts["goal_met"] and cuts["possible"] <= cuts["answer"]
+    assert cuts["further"] >= cuts["answer"]  # further findings never need less than an answer
 
 
 @pytest.mark.slow
@@ -96,11 +101,12 @@ def test_train_calibrator_writes_a_cross_fitted_isotonic_calibration(tmp_path, r
     (model / "calibration.json").unlink(missing_ok=True)
     assert calibrate(["--reader", str(model), "--squad-dev", str(dev), "--news", "", "--isotonic"]) == 0
     stored = json.loads((model / "calibration.json").read_text())
-    report = stored["meta"]["sets"]["squad"]
-    assert stored["meta"]["isotonic"] is True and stored["isotonic_x"]
-    assert stored["meta"]["folds"].startswith("4 folds")  # ten asked for, one per article here
-    assert report["questions_with_a_span"] + report["without_a_span"] == 18
-    assert {"before", "cross_fitted", "cross_fitted_logistic_only"} <= set(report)
+    meta = stored["meta"]
+    assert stored["isotonic_x"]
+    assert meta["folds"].startswith("4 folds")  # ten asked for, one per article here
+    assert meta["cross_fitted"]["squad"]["questions"] == 18
+    assert {"before", "cross_fitted", "shipped_in_sample", "cutoffs_cross_fitted"} <= set(meta)
+    assert 0.0 <= stored["possible_cutoff"] <= stored["cutoff"] <= stored["further_cutoff"] <= 1.0
     cal = Calibrator.load(model)
     p = cal.probability(np.zeros((3, len(cal.names))))
     assert ((0.0 <= p) & (p <= 1.0)).all()
