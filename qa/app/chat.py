@@ -19,7 +19,9 @@ from qa.answer.excerpt import excerpt
 from qa.store.index import IndexBusy
 from qa.answer.pipeline import IndexOverview, Pipeline, clean_question
 from qa.types import Answer, Citation, Filters, Finding, strict_day
+from qa.app.view import Block, view
 from qa.app.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, save_uploads
+from qa.app.serving import answer_slots, answering_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +100,6 @@ def highlight_evidence(f: Finding, max_chars: int = FINDING_CHARS) -> str:
         escape(ex.after) + ("…" if ex.clipped_end else ""))
 
 
-def _evidence_items(findings: list[Finding]) -> str:
-    items = []
-    for f in findings:
-        label = ("<span class='qa-denial'>Says it did not happen</span>" if f.denies
-                 else "<span class='qa-bears'>Bears on the question</span>")
-        items.append(f"<li class='qa-evidence'><p class='qa-finding-text'>{label}</p>"
-                     f"<blockquote class='qa-passage'>{highlight_evidence(f)}</blockquote>"
-                     f"<p class='qa-source'>{source_line(f.citation)}</p></li>")
-    return "".join(items)
-
-
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for x, y in sorted(spans):
@@ -140,75 +131,64 @@ def _cited(c: Citation, max_chars: int = ANSWER_CHARS, also: list[tuple[int, int
             f"<p class='qa-source'>{source_line(c)}</p>")
 
 
-def _same_passage(a: Citation, b: Citation) -> bool:
-    return (a.article_id, a.passage_start, a.passage) == (b.article_id, b.passage_start, b.passage)
+def _spans(block: Block) -> str:
+    """The spans of a block, each with its confidence (a possible answer marked as such)."""
+    low = " <span class='qa-low'>low confidence</span>" if block.kind == "possible" else ""
+    heads = "<br>".join(f"<span class='qa-span'>{escape(f.text)}</span> <small>(confidence {f.score:.2f})</small>{low}"
+                        for f in block.findings)
+    return f"<p class='qa-finding-text'>{heads}</p>"
 
 
-def _finding_groups(findings: list[Finding]) -> list[list[Finding]]:
-    """Findings in the order given, neighbours quoting the same passage together."""
-    groups: list[list[Finding]] = []
-    for f in findings:
-        if groups and _same_passage(groups[-1][0].citation, f.citation):
-            groups[-1].append(f)
-        else:
-            groups.append([f])
-    return groups
+def _block(block: Block, chars: int) -> str:
+    """One passage under an answer: its spans marked (a finding, a possible answer), its sentence set
+    apart with the question's terms marked (evidence), or its closest sentence in view (a refusal)."""
+    c = block.citation
+    if block.kind == "closest":
+        return (f"<blockquote class='qa-passage'>{highlight_focus(c)}</blockquote>"
+                f"<p class='qa-source'>{source_line(c)}</p>")
+    if block.kind == "evidence":
+        cls = "qa-denial" if block.findings[0].denies else "qa-bears"
+        return (f"<p class='qa-finding-text'><span class='{cls}'>{block.label}</span></p>"
+                f"<blockquote class='qa-passage'>{highlight_evidence(block.findings[0])}</blockquote>"
+                f"<p class='qa-source'>{source_line(c)}</p>")
+    also = [(f.citation.answer_start, f.citation.answer_end) for f in block.findings[1:]
+            if f.citation.answer_start is not None and f.citation.answer_end is not None]
+    return _spans(block) + _cited(c, chars, also)
 
 
-def _finding_items(groups: list[list[Finding]]) -> str:
-    """One list item per group: the passage shown once, with each of its findings' spans marked."""
-    items = []
-    for group in groups:
-        heads = "<br>".join(f"<span class='qa-span'>{escape(f.text)}</span> "
-                            f"<small>(confidence {f.score:.2f})</small>" for f in group)
-        heads = f"<p class='qa-finding-text'>{heads}</p>"
-        also = [(f.citation.answer_start, f.citation.answer_end) for f in group[1:]
-                if f.citation.answer_start is not None and f.citation.answer_end is not None]
-        items.append(f"<li class='qa-finding'>{heads}{_cited(group[0].citation, FINDING_CHARS, also)}</li>")
-    return "".join(items)
+_ITEM_CLASS = {"finding": "qa-finding", "possible": "qa-finding qa-possible", "evidence": "qa-evidence"}
 
 
-def render(answer: Answer, asked: str | None = None, follows: str | None = None) -> str:
-    """One chat message: the answer, each finding's passage with its span highlighted, the source.
+def render(answer: Answer, asked: str | None = None, follows: str | None = None, reader: str = "PATH") -> str:
+    """One chat message, from the view both the chat and `qa ask` show (``qa.app.view``): the answer,
+    each passage with its span highlighted and its source, possible answers or closest passages.
 
     ``asked`` is the question as typed; when the pipeline answered a different (rewritten
     follow-up) question, that question is shown. ``follows``: the earlier question a follow-up
     kept as asked was read with.
     """
+    v = view(answer, asked, follows, reader)
     out = []
-    resolved = (answer.resolved_question or "").strip()
-    typed = (asked if asked is not None else answer.question or "").strip()
-    if resolved and " ".join(resolved.split()) != " ".join(typed.split()):
-        out.append(f"<p class='qa-resolved'><small>Answered as: <i>{escape(shorten(resolved, 300))}</i>"
+    if v.asked_as:
+        out.append(f"<p class='qa-resolved'><small>Answered as: <i>{escape(shorten(v.asked_as, 300))}</i></small></p>")
+    elif v.follows:
+        out.append(f"<p class='qa-follows'><small>Read as a follow-up to: <i>{escape(shorten(v.follows, 300))}</i>"
                    "</small></p>")
-    elif follows:
-        out.append(f"<p class='qa-follows'><small>Read as a follow-up to: <i>{escape(shorten(follows, 300))}</i>"
-                   "</small></p>")
-    if answer.answered and answer.kind == "evidence":
-        out.append(f"<p class='qa-answer'>{escape(answer.message)}</p>"
-                   f"<ol class='qa-findings'>{_evidence_items(answer.findings)}</ol>")
-        return "".join(out)
-    if answer.answered:
-        findings = list(answer.findings or [])
-        if len(findings) > 1:
-            groups = _finding_groups(findings)  # the heading counts the items listed below it
-            head = (f"The articles say ({len(groups)} findings):" if len(groups) == len(findings)
-                    else f"The articles say, in {_plural(len(groups), 'passage')}:")
-            out.append(f"<p class='qa-answer'>{head}</p>"
-                       f"<ol class='qa-findings'>{_finding_items(groups)}</ol>")
-            return "".join(out)
-        out.append(f"<p class='qa-answer'><span class='qa-span'>{escape(answer.text)}</span> "
-                   f"<small>(confidence {answer.score:.2f})</small></p>")
-        if findings:
-            out.append(_cited(findings[0].citation))
-        elif answer.citations:
-            out.append(_cited(answer.citations[0]))
-        return "".join(out)
-    out.append(f"<p class='qa-refusal'>{escape(answer.message or 'The articles do not answer this question.')}</p>")
-    if answer.citations:
-        out.append("<p>Closest passages:</p>")
-        out.extend(f"<blockquote class='qa-passage'>{highlight_focus(c)}</blockquote>"
-                   f"<p class='qa-source'>{source_line(c)}</p>" for c in answer.citations)
+    if v.answer is not None:
+        out.append(f"<p class='qa-answer'><span class='qa-span'>{escape(v.answer.text)}</span> "
+                   f"<small>(confidence {v.answer.score:.2f})</small></p>")
+        out.extend(_cited(b.citation, ANSWER_CHARS) for b in v.blocks)
+    else:
+        out.append(f"<p class='{'qa-refusal' if v.refused else 'qa-answer'}'>{escape(v.lead)}</p>")
+        if v.heading:
+            out.append(f"<p class='qa-heading'>{escape(v.heading)}</p>")
+        if v.listed:
+            items = "".join(f"<li class='{_ITEM_CLASS[b.kind]}'>{_block(b, FINDING_CHARS)}</li>" for b in v.blocks)
+            out.append(f"<ol class='qa-findings'>{items}</ol>")
+        else:
+            out.extend(_block(b, CLOSEST_CHARS) for b in v.blocks)
+    if v.note:
+        out.append(f"<p class='qa-uncalibrated'><small>{escape(v.note)}</small></p>")
     return "".join(out)
 
 
@@ -345,7 +325,7 @@ def answer_turn(pipeline: Pipeline, message: str, history: list, conv, since: st
     history.append({"role": "user", "content": shown})
     try:
         answer = pipeline.ask(question, filters=filters, conversation=conv)
-        reply = render(answer, asked=question, follows=answer.follows)
+        reply = render(answer, asked=question, follows=answer.follows, reader=str(pipeline.settings.reader_model))
     except Exception:  # logged for the operator; the user gets a plain message, never a traceback
         log.exception("question failed: %r", question[:200])
         reply = _note(FAILED, "qa-error")
@@ -455,7 +435,7 @@ def build_app(pipeline: Pipeline):
         index_view = [ui.status_md, ui.since, ui.until, ui.chosen]
         demo.load(refresh_page, None, index_view, api_visibility="private", show_progress="hidden")
         ask_io = {"fn": respond, "inputs": [ui.box, ui.chatbot, ui.conv, ui.since, ui.until, ui.chosen],
-                  "outputs": [ui.box, ui.chatbot, ui.conv], "concurrency_id": "pipeline", "concurrency_limit": 1}
+                  "outputs": [ui.box, ui.chatbot, ui.conv], **answer_slots(pipeline.settings)}
         scroll = {"fn": None, "inputs": None, "outputs": None, "js": SCROLL_TO_ANSWER, "queue": False}
         ui.box.submit(**ask_io, api_name="ask").then(**scroll)  # the endpoint gradio_client calls (bench/chat_load.py)
         ui.send.click(**ask_io, api_visibility="private").then(**scroll)
@@ -531,6 +511,10 @@ mark.qa-term { background: #fff3bf; color: inherit; padding: 0 1px; }
 li.qa-finding { margin-bottom: 0.6em; }
 .qa-finding-text, .qa-source { margin: 0.2em 0; }
 .qa-span { font-weight: 600; font-size: 0.95em; }
+li.qa-possible .qa-span { font-weight: 400; }
+.qa-low { white-space: nowrap; font-size: 0.8em; padding: 0 4px; border: 1px solid #b54708; border-radius: 3px; color: #b54708; }
+.qa-heading { margin: 0.4em 0 0.2em; }
+.qa-uncalibrated { color: #b54708; margin: 0.4em 0 0; }
 .qa-date { white-space: nowrap; }
 /* Gradio's Source Sans Pro SemiBold lacks some capitals (they fall back to a smaller face):
    bold text of ours uses the system's sans-serif instead */
@@ -551,8 +535,7 @@ li.qa-finding { margin-bottom: 0.6em; }
 
 def launch(settings: Settings | None = None, refresh: bool = True, block: bool = True):
     """Refresh the index of the configured corpus (progress on the console), then serve."""
-    settings = settings or Settings.from_env()
-    pipeline = Pipeline(settings)
+    pipeline = answering_pipeline(settings := settings or Settings.from_env())  # in this process, or replicas
     if refresh:
         paths = settings.article_paths()  # the corpus and, once there are any, the chat's uploads
         print(f"Indexing {', '.join(map(str, paths))} …", flush=True)
@@ -562,5 +545,5 @@ def launch(settings: Settings | None = None, refresh: bool = True, block: bool =
     print(f"Chat on http://{settings.host}:{settings.port} (uploads are saved in {upload_dir(settings)})", flush=True)
     demo.queue(max_size=settings.queue_size).launch(server_name=settings.host, server_port=settings.port, css=CSS,
                         js=PLAIN_ARIA_LABELS, prevent_thread_lock=not block, footer_links=[], show_error=False,
-                        max_file_size=5 * MAX_UPLOAD_BYTES)
+                        max_file_size=5 * MAX_UPLOAD_BYTES, state_session_capacity=settings.sessions)
     return demo

@@ -136,6 +136,15 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--host", help="interface to bind (QA_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (QA_PORT; default 7860)")
     p.add_argument("--no-refresh", action="store_true", help="use the index as it is; do not re-index on start")
+    p.add_argument("--concurrency", type=int, metavar="N",
+                   help="questions answered at once (QA_CONCURRENCY; default: one per core; 1: one at a time, "
+                        "sharing one slot with uploads, as before)")
+    p.add_argument("--replicas", type=int, metavar="N",
+                   help="answer on N Ray Serve replicas, each its own process (QA_REPLICAS; needs the scale extra: "
+                        'pip install -e ".[scale]"; see docs/serving.md)')
+    p.add_argument("--ray", dest="ray_address", metavar="ADDRESS",
+                   help="with --replicas: the Ray cluster to run them on (HOST:PORT or auto; QA_RAY_ADDRESS; "
+                        "default: a private local Ray)")
     _common(p)
 
     p = sub.add_parser("eval", help="score the system on test questions (JSONL or SQuAD JSON), or follow-up "
@@ -162,6 +171,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         corpus=tuple(args.corpus) if getattr(args, "corpus", None) else None,
+        concurrency=getattr(args, "concurrency", None),
+        replicas=getattr(args, "replicas", None),
+        ray_address=getattr(args, "ray_address", None),
     )
 
 
@@ -215,7 +227,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(format_answer(answer, color=use_color(sys.stdout)))
+    print(format_answer(answer, color=use_color(sys.stdout), reader=str(settings.reader_model)))
     return 0
 
 
@@ -253,12 +265,14 @@ def _style(text: str, code: str, color: bool) -> str:
     return f"{code}{text}{RESET}" if color and text else text
 
 
-def format_answer(answer: Answer, color: bool = False) -> str:
-    """Each finding with its source and passage (the span highlighted when ``color``), or the refusal.
+def format_answer(answer: Answer, color: bool = False, reader: str = "PATH") -> str:
+    """The view the chat shows too (``qa.app.view``), as text: each finding with its source and passage
+    (the span highlighted when ``color``), possible answers, evidence, or the refusal's closest passages.
 
     Passages go through ``qa.answer.excerpt`` as in the chat, so both show the same words.
     """
     from qa.answer.excerpt import excerpt
+    from qa.app.view import view
 
     def passage(c, width: int) -> str:
         ex = excerpt(c.passage, c.answer_start, c.answer_end, max_chars=width)
@@ -271,31 +285,32 @@ def format_answer(answer: Answer, color: bool = False) -> str:
     def source(c) -> str:
         return f"— {c.title}" + (f", {c.date[:10]}" if c.date else "") + f" [{c.source}]"
 
-    lines = []
-    if answer.resolved_question and answer.resolved_question != answer.question:
-        lines.append(f"(answered as: {answer.resolved_question})")
-    if answer.answered and answer.kind == "evidence":
-        lines.append(answer.message)
-        for i, f in enumerate(answer.findings, 1):
-            mark = "[says it did not happen] " if f.denies else ""
-            lines += [f"{i}. {mark}{_terms(f, color)}", "   " + source(f.citation)]
-    elif answer.answered:
-        findings = answer.findings or []
-        if len(findings) <= 1:
-            c = answer.citations[0]
-            lines += [f"{_style(answer.text, BOLD, color)}   (confidence {answer.score:.2f})", source(c),
-                      "  " + passage(c, 500)]
-        else:
-            lines.append(f"{len(findings)} findings, best first:")
-            for i, f in enumerate(findings, 1):
-                lines += [f"{i}. {_style(f.text, BOLD, color)}   (confidence {f.score:.2f})",
-                          "   " + source(f.citation), "   " + passage(f.citation, 300)]
+    def span(f, low: bool = False) -> str:
+        return f"{_style(f.text, BOLD, color)}   (confidence {f.score:.2f}{', low' if low else ''})"
+
+    v = view(answer, reader=reader)
+    lines = [f"(answered as: {v.asked_as})"] if v.asked_as else []
+    if v.answer is not None:
+        lines += [span(v.answer), source(v.answer.citation), "  " + passage(v.answer.citation, 500)]
     else:
-        lines.append(answer.message)
-        for c in answer.citations:
+        lines.append(v.lead)
+        if v.heading:
+            lines.append(v.heading)
+    for i, b in enumerate(v.blocks if v.answer is None else [], 1):
+        c = b.citation
+        if b.kind == "closest":
             ex = excerpt(c.passage, c.focus_start, c.focus_end, max_chars=160)
             shown = ("…" if ex.clipped_start else "") + " ".join(ex.text.split()) + ("…" if ex.clipped_end else "")
             lines.append(f"- closest: {c.title}" + (f", {c.date[:10]}" if c.date else "") + f": {shown}")
+        elif b.kind == "evidence":
+            mark = f"[{b.label.lower()}] " if b.findings[0].denies else ""
+            lines += [f"{i}. {mark}{_terms(b.findings[0], color)}", "   " + source(c)]
+        else:
+            heads = [span(f, b.kind == "possible") for f in b.findings]
+            lines += [f"{i}. {heads[0]}", *(f"   {h}" for h in heads[1:]), "   " + source(c),
+                      "   " + passage(c, 300)]
+    if v.note:
+        lines.append(v.note)
     return "\n".join(lines)
 
 
@@ -315,6 +330,15 @@ def _terms(f, color: bool) -> str:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from qa.app.chat import launch
 
+    for flag, value in (("--concurrency", settings.concurrency), ("--replicas", settings.replicas)):
+        if value < 0:
+            raise ValueError(f"{flag} must be 0 (automatic) or more")
+    if settings.ray_address and not settings.replicas:
+        raise ValueError("--ray (QA_RAY_ADDRESS) needs --replicas N")
+    if settings.replicas:
+        from qa.util.extras import require
+
+        require("ray.serve", "`qa serve --replicas`")  # before indexing: say what to install at once
     launch(settings, refresh=not args.no_refresh)
     return 0
 
@@ -400,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings_from(args))
     except KeyboardInterrupt:
         return fail("interrupted", as_json, code=130)
-    except (OSError, ValueError) as e:  # missing files and models, bad settings and flags
+    except (OSError, ValueError, ImportError) as e:  # missing files, models and extras; bad settings and flags
         return fail(str(e), as_json)
     except Exception as e:  # noqa: BLE001 - a user sees one line; -v logs the traceback
         if args.verbose:
