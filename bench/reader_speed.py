@@ -76,7 +76,7 @@ class Ours:
     def answer(self, question: str, passages: list[str]) -> tuple[str, str]:
         """(the answer shown: '' when it refuses, the best span whatever the decision)."""
         result = self.reader.read(question, passages)
-        return (result.span_text() if result.has_answer else ""), result.span_text()
+        return (result.span_text() if result.margin > result.threshold else ""), result.span_text()
 
 
 class Haystack:

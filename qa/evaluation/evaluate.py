@@ -26,7 +26,6 @@ from typing import Any, Callable, Sequence, TypeVar
 import numpy as np
 
 from qa.answer.decide import decide
-from qa.answer.polar import is_polar
 from qa.config import Settings
 from qa.types import Passage
 from qa.evaluation.metrics import (
@@ -37,10 +36,10 @@ from qa.evaluation.metrics import (
     by_question_word,
     calibration_metrics,
     citation_accuracy,
-    cutoff_to_margin,
     gold_rank,
     is_answerable,
     latency_metrics,
+    risk_coverage,
     retrieval_metrics,
     score_prediction,
     threshold_sweep,
@@ -123,10 +122,10 @@ def held_out_only(qset: QuestionSet) -> QuestionSet:
     return QuestionSet(kept, qset.bad, qset.format)
 
 
-def write_context_corpus(path: str | Path, folder: Path) -> int:
+def write_context_corpus(path: str | Path, folder: Path, keep: Callable[[str], bool] | None = None) -> int:
     """Each article of a SQuAD file as a .txt article (title line, blank line, its paragraphs), so
-    that its questions can be asked end to end over an index of the file's own articles. Returns
-    how many were written."""
+    that its questions can be asked end to end over an index of the file's own articles (those whose
+    title ``keep`` accepts, when given). Returns how many were written."""
     from qa.evaluation.squad import read_squad_json
 
     data = read_squad_json(path)
@@ -135,7 +134,7 @@ def write_context_corpus(path: str | Path, folder: Path) -> int:
     for i, art in enumerate(data.get("data", [])):
         paragraphs = [" ".join(p.get("context", "").split()) for p in art.get("paragraphs", [])]
         title = " ".join(str(art.get("title") or f"Article {i}").split())
-        if not any(paragraphs):
+        if not any(paragraphs) or (keep is not None and not keep(str(art.get("title") or ""))):
             continue
         (folder / f"{i:05d}.txt").write_text(title + "\n\n" + "\n\n".join(p for p in paragraphs if p) + "\n",
                                             encoding="utf-8")
@@ -236,8 +235,11 @@ def result_from_answer(q: EvalQuestion, ans: Any, wall_s: float) -> EvalResult:
         best_span = ans.text
         if ans.citations:
             cited_id, cited_title = ans.citations[0].article_id, ans.citations[0].title
+    elif ans.possible:  # the most confident span turned down (Answer.score is its confidence)
+        best_span = ans.possible[0].text
+        margin = ans.margin
     elif ans.alternatives:
-        alt = ans.alternatives[0]
+        alt = max(ans.alternatives, key=lambda a: float(a.get("score", 0.0)))
         best_span = str(alt.get("text") or "")
         score = float(alt.get("score", score))
         margin = alt.get("margin")
@@ -332,7 +334,7 @@ def run_reader_only(reader: Any, questions: Sequence[EvalQuestion], progress: bo
     for q, r in zip(questions, reads):
         # The product's own decision (qa.answer.decide) on the gold context as the only passage.
         passage = gold_passage(q)
-        ans = decide(q.question, [passage], None if is_polar(q.question) else r)
+        ans = decide(q.question, [passage], r)
         res = result_from_answer(q, ans, 0.0)
         res.margin = margins[q.id]
         res.best_span = res.best_span or texts[q.id]
@@ -348,37 +350,27 @@ def run_reader_only(reader: Any, questions: Sequence[EvalQuestion], progress: bo
 # --- threshold sweeps -----------------------------------------------------------
 
 
-def confidence_sweep(results: Sequence[EvalResult], stored_threshold: float | None) -> dict:
-    """End-to-end sweep over confidence cut-offs: answered at c iff score > c.
+def confidence_sweep(results: Sequence[EvalResult], cutoff: float) -> dict:
+    """End-to-end sweep over confidence cut-offs: answered at c iff the confidence shown is >= c.
 
-    The pipeline answers iff score > 0.5, so the 0.5 row is the current
-    setting. Each cut-off c maps to the margin threshold stored + logit(c)
-    (``QA_NULL_THRESHOLD``); without a known stored threshold the margin is
-    relative to it.
+    ``cutoff`` is the product's own (``qa.answer.decide``: fitted with the reader, or
+    ``QA_ANSWER_CUTOFF``), so its row is the current setting.
     """
     spans = [r.best_span for r in results]
     scores = [r.score for r in results]
     answers = [r.answers for r in results]
-    base = stored_threshold if stored_threshold is not None else 0.0
-    rows = threshold_sweep(spans, scores, answers, CUTOFFS)
-    for row in rows:
-        row["margin_threshold"] = cutoff_to_margin(row["threshold"], base)
+    below = 1e-9  # threshold_sweep answers strictly above a threshold; the product answers at the cut-off too
+    rows = threshold_sweep(spans, scores, answers, [c - below for c in CUTOFFS])
     best_c, best_f1 = best_threshold(
         {r.id: r.best_span for r in results}, {r.id: r.score for r in results}, {r.id: r.answers for r in results}
     )
     best_c = min(max(best_c, 0.0), 1.0)
     best = best_threshold_row(spans, scores, answers, best_c, best_f1)
-    best["margin_threshold"] = cutoff_to_margin(best_c, base)
-    current = threshold_sweep(spans, scores, answers, [0.5])[0]
-    current["margin_threshold"] = base
-    return {
-        "scale": "confidence",
-        "stored_margin_threshold": stored_threshold,
-        "margin_is_relative": stored_threshold is None,
-        "rows": rows,
-        "current": current,
-        "best": best,
-    }
+    current = threshold_sweep(spans, scores, answers, [cutoff - below])[0]
+    for row in (*rows, current):
+        row["threshold"] = round(row["threshold"] + below, 6)
+    return {"scale": "confidence", "cutoff": cutoff, "rows": rows, "current": current, "best": best,
+            "risk_coverage": risk_coverage(results)}
 
 
 def margin_sweep(run: ReaderRun, n: int = 41) -> dict:
@@ -502,9 +494,7 @@ def run(args: argparse.Namespace, settings: Settings, *, pipeline: Any = None) -
             prepare()
         extra["k"] = k
         results = run_end_to_end(pipeline, questions, k)
-        stored = getattr(getattr(pipeline, "reader", None), "null_threshold", None)
-        summary = summarize(results, mode="end_to_end", k=k,
-                            sweep=confidence_sweep(results, None if stored is None else float(stored)),
+        summary = summarize(results, mode="end_to_end", k=k, sweep=confidence_sweep(results, pipeline.answer_cutoff()),
                             bad=qset.bad, extra=extra)
     summary["elapsed_s"] = time.time() - started
 

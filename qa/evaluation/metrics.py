@@ -286,8 +286,21 @@ def threshold_sweep(
             "NoAns_accuracy": 100.0 * float(em[~has].mean()) if (~has).any() else None,
             "answer_rate": _pct(int(ans.sum()), n),
             "false_refusal_rate": _pct(int((~ans & has).sum()), int(has.sum())),
+            "answered_right_share": _pct(int((ans & has & (span_f1 >= 0.5)).sum()), int(ans.sum())),
         })
     return rows
+
+
+def risk_coverage(results: Sequence[EvalResult]) -> list[dict]:
+    """The answered-right share against the share answered, for every cut-off on the confidence shown:
+    answering the k most confident questions, how many of those answers are right (``span_is_correct``)."""
+    order = sorted(results, key=lambda r: -r.score)
+    out, right = [], 0
+    for k, r in enumerate(order, 1):
+        right += span_is_correct(r)
+        if k == len(order) or order[k].score != r.score:  # tied confidences are answered together
+            out.append({"cutoff": float(r.score), "answered_share": k / len(order), "right_share": right / k})
+    return out
 
 
 def best_threshold_row(
@@ -301,21 +314,3 @@ def best_threshold_row(
     row = threshold_sweep(span_texts, values, answers, [threshold])[0]
     row["best_f1"] = best_f1
     return row
-
-
-def logit(p: float) -> float:
-    """Inverse of the sigmoid; +-inf at the ends."""
-    if p <= 0.0:
-        return -math.inf
-    if p >= 1.0:
-        return math.inf
-    return math.log(p / (1.0 - p))
-
-
-def cutoff_to_margin(cutoff: float, threshold: float) -> float:
-    """The margin threshold that refuses exactly like confidence cut-off ``cutoff``.
-
-    confidence = sigmoid(margin - threshold), so confidence > c iff
-    margin > threshold + logit(c).
-    """
-    return threshold + logit(cutoff)

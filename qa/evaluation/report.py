@@ -21,7 +21,7 @@ from qa.evaluation.metrics import STAGES, EvalResult
 from qa.util.atomic import atomic_write_text, temporary_sibling
 
 MAX_MISSES = 15
-PLOTS = ("calibration.png", "f1_by_question_word.png", "latency.png", "threshold_sweep.png")
+PLOTS = ("calibration.png", "f1_by_question_word.png", "latency.png", "threshold_sweep.png", "risk_coverage.png")
 
 
 # --- files ----------------------------------------------------------------------
@@ -71,6 +71,7 @@ def write_report(out_dir: str | Path, summary: dict, results: Sequence[EvalResul
         "f1_by_question_word.png": lambda p: plot_question_words(summary["by_question_word"], p),
         "latency.png": lambda p: plot_latency(results, p),
         "threshold_sweep.png": lambda p: plot_threshold_sweep(summary["threshold_sweep"], p),
+        "risk_coverage.png": lambda p: plot_risk_coverage(summary["threshold_sweep"], p),
     }
     for name, draw in plots.items():
         if draw(out / name):
@@ -142,9 +143,10 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
     sw = summary["threshold_sweep"]
     best = sw["best"]
     if sw["scale"] == "confidence":
+        cur = sw["current"]
+        rows.append(("Answer cut-off (answered %, answered right %)",
+                     f"{sw['cutoff']:.3f} ({_num(cur['answer_rate'])}, {_num(cur.get('answered_right_share'))})"))
         rows.append(("Best confidence cut-off (F1 %)", f"{best['threshold']:.3f} ({_num(best['f1'])})"))
-        rows.append(("Best margin threshold" + (" (relative)" if sw.get("margin_is_relative") else ""),
-                     _num(best.get("margin_threshold"), "{:.3f}")))
     else:
         rows.append(("Best margin threshold (F1 %)", f"{best['threshold']:.3f} ({_num(best['f1'])})"))
     rows.append(("Bad records", str(c["bad_records"])))
@@ -194,15 +196,13 @@ def render_markdown(summary: dict, results: Sequence[EvalResult], plots: Sequenc
     sw = summary["threshold_sweep"]
     lines += ["## No-answer threshold", ""]
     if sw["scale"] == "confidence":
-        base = sw.get("stored_margin_threshold")
-        rel = " relative to the stored threshold" if sw.get("margin_is_relative") else ""
         lines += [
-            "A question is answered when its confidence exceeds the cut-off; the pipeline uses 0.5. "
-            f"Cut-off c equals margin threshold {_num(base, '{:.3f}') if base is not None else 't'} + logit(c){rel}; "
-            "set it with `QA_NULL_THRESHOLD`.",
+            "A question is answered when the confidence shown reaches the cut-off; this run's cut-off is "
+            f"{sw['cutoff']:.3f} (**current**: fitted with the reader by `qa train-calibrator`, or set with "
+            "`QA_ANSWER_CUTOFF`). Answered right: the share of answers given whose span is right.",
             "",
         ]
-        header = ["Cut-off", "Margin threshold", "EM", "F1", "HasAns F1", "NoAns acc", "Answered %", ""]
+        header = ["Cut-off", "EM", "F1", "HasAns F1", "NoAns acc", "Answered %", "Answered right %", ""]
     else:
         lines += ["A question is answered when its margin (best span − null score) exceeds the threshold; "
                   "set it with `QA_NULL_THRESHOLD`.", ""]
@@ -210,15 +210,15 @@ def render_markdown(summary: dict, results: Sequence[EvalResult], plots: Sequenc
     body = []
     for row, mark in _sweep_rows(sw):
         cells = [_num(row["threshold"], "{:.3f}")]
-        if sw["scale"] == "confidence":
-            cells.append(_num(row.get("margin_threshold"), "{:.3f}"))
         cells += [_num(row["exact"]), _num(row["f1"]), _num(row["HasAns_f1"]), _num(row["NoAns_accuracy"]),
-                  _num(row["answer_rate"]), f"**{mark}**" if mark else ""]
+                  _num(row["answer_rate"])]
+        if sw["scale"] == "confidence":
+            cells.append(_num(row.get("answered_right_share")))
+        cells.append(f"**{mark}**" if mark else "")
         body.append(cells)
     best = sw["best"]
     lines += [*_table(header, body), "",
               f"Best: threshold {_num(best['threshold'], '{:.3f}')}"
-              + (f" (margin {_num(best.get('margin_threshold'), '{:.3f}')})" if sw["scale"] == "confidence" else "")
               + f", F1 {_num(best['f1'])} vs {_num(sw['current']['f1'])} now. Tuned on this set: "
               "check it on held-out questions before adopting it.", ""]
 
@@ -383,8 +383,6 @@ def plot_threshold_sweep(sweep: dict, path: Path) -> bool:
     cur, best = sweep["current"], sweep["best"]
 
     def where(row: dict) -> str:
-        if conf and row.get("margin_threshold") is not None:
-            return f"{row['threshold']:.2f} (margin {row['margin_threshold']:.2f})"
         return f"{row['threshold']:.2f}"
 
     ax.axvline(cur["threshold"], color="black", linestyle="--", label=f"current {where(cur)}")
@@ -393,12 +391,39 @@ def plot_threshold_sweep(sweep: dict, path: Path) -> bool:
     ax.set_ylim(-2, 102)
     if conf:
         ax.set_xlim(0, 1)
-        ax.set_xlabel("confidence cut-off (answer iff confidence > cut-off)")
+        ax.set_xlabel("confidence cut-off (answer iff confidence >= cut-off)")
     else:
         ax.set_xlabel("margin threshold (answer iff best span − null score > threshold)")
     ax.set_ylabel("%")
     ax.set_title("No-answer threshold sweep")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    atomic_save_figure(fig, path)
+    return True
+
+
+def plot_risk_coverage(sweep: dict, path: Path) -> bool:
+    """The answered-right share against the share answered, one point per cut-off on the confidence shown;
+    the product's cut-off marked. End to end only (reader-only runs have no calibrated confidence)."""
+    curve = sweep.get("risk_coverage") or []
+    if not curve:
+        return False
+    fig = _figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
+    ax.plot([100 * p["answered_share"] for p in curve], [100 * p["right_share"] for p in curve], "-",
+            label="answer the most confident first")
+    cur = sweep["current"]
+    if cur.get("answered_right_share") is not None:
+        ax.plot([cur["answer_rate"]], [cur["answered_right_share"]], "o", color="black",
+                label=f"cut-off {sweep['cutoff']:.2f}: {cur['answer_rate']:.0f}% answered, "
+                      f"{cur['answered_right_share']:.0f}% of them right")
+    ax.axhline(70, color="#b54708", linestyle=":", label="goal: 70% right")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 102)
+    ax.set_xlabel("questions answered (%)")
+    ax.set_ylabel("answers right (%)")
+    ax.set_title("Risk and coverage: how often answers are right, by how many are given")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
     atomic_save_figure(fig, path)
     return True

@@ -195,12 +195,6 @@ def test_threshold_sweep_matches_evaluate_at():
     assert [r["answer_rate"] for r in rows] == [75.0, 50.0, 25.0, 0.0]
 
 
-def test_cutoff_to_margin():
-    assert M.cutoff_to_margin(0.5, 2.0) == 2.0
-    assert M.cutoff_to_margin(0.75, 0.0) == pytest.approx(math.log(3))
-    assert M.cutoff_to_margin(0.0, 1.0) == -math.inf
-
-
 # --- loading --------------------------------------------------------------------
 
 
@@ -362,6 +356,9 @@ class FakePipeline:
         self.indexed = list(paths)
         return FakeIndexReport()
 
+    def answer_cutoff(self) -> float:
+        return 0.5
+
     def ask(self, question: str, k: int | None = None) -> Answer:
         self.asked.append((question, k))
         ans = self.answers[question]
@@ -397,12 +394,13 @@ def test_end_to_end_assembly():
 
 def test_confidence_sweep_by_hand():
     results = run_end_to_end(FakePipeline(e2e_answers()), E2E_QUESTIONS, k=5, progress=False)
-    sweep = confidence_sweep(results, stored_threshold=2.0)
+    sweep = confidence_sweep(results, cutoff=0.6)
     rows = {r["threshold"]: r for r in sweep["rows"]}
     assert len(rows) == 21 and min(rows) == 0.0 and max(rows) == 1.0
-    # The pipeline answers iff confidence > 0.5: that row is today's numbers.
+    # The product answers iff confidence >= its cut-off: that row is today's numbers, marked current.
+    assert sweep["cutoff"] == 0.6 and sweep["current"]["threshold"] == pytest.approx(0.6)
     assert sweep["current"]["f1"] == pytest.approx(60.0) and rows[0.5]["f1"] == pytest.approx(60.0)
-    assert sweep["current"]["margin_threshold"] == 2.0
+    assert sweep["current"]["answer_rate"] == 60.0 and sweep["current"]["answered_right_share"] == pytest.approx(200 / 3)
     # At 0.35 q2's refused-but-right span (0.4) is answered; q4 (0.3) stays refused; q5 (0.6) is wrong.
     assert rows[0.35]["f1"] == pytest.approx(80.0) and rows[0.35]["answer_rate"] == 80.0
     assert rows[0.0]["f1"] == pytest.approx(60.0)  # everything answered, q4 and q5 wrong
@@ -411,8 +409,9 @@ def test_confidence_sweep_by_hand():
     best = sweep["best"]
     assert best["threshold"] == pytest.approx(0.65) and best["f1"] == pytest.approx(80.0)
     assert best["best_f1"] == pytest.approx(80.0)
-    assert best["margin_threshold"] == pytest.approx(2.0 + math.log(0.65 / 0.35))
-    assert rows[0.3]["margin_threshold"] == pytest.approx(2.0 + math.log(0.3 / 0.7))
+    # Risk and coverage: answering the most confident first, (share answered, share of those right).
+    curve = [(p["answered_share"], round(p["right_share"], 3)) for p in sweep["risk_coverage"]]
+    assert curve == [(0.2, 1.0), (0.4, 1.0), (0.6, 0.667), (0.8, 0.75), (1.0, 0.6)]
 
 
 def eval_args(tmp_path, questions, *extra) -> argparse.Namespace:
@@ -533,7 +532,7 @@ def small_summary_and_results():
     from qa.evaluation.evaluate import summarize
 
     results = run_end_to_end(FakePipeline(e2e_answers()), E2E_QUESTIONS, k=5, progress=False)
-    summary = summarize(results, mode="end_to_end", k=5, sweep=confidence_sweep(results, 2.0),
+    summary = summarize(results, mode="end_to_end", k=5, sweep=confidence_sweep(results, 0.5),
                         extra={"questions_file": "dev.jsonl", "k": 5})
     return summary, results
 
@@ -578,7 +577,7 @@ def test_json_has_no_infinities(tmp_path):
     write_report(tmp_path, summary, results)
     text = (tmp_path / "metrics.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
-    assert json.loads(text)["threshold_sweep"]["rows"][0]["margin_threshold"] is None  # cut-off 0: -inf
+    assert json.loads(text)["results"][0]["margin"] is None
 
 
 def test_reader_only_leaves_the_end_to_end_calibrator_out(tmp_path, capsys, reader_path):
