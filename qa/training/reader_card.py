@@ -136,35 +136,35 @@ Dev F1 after each epoch (threshold re-chosen each time):
 {calibration_section(calibration)}{notes}"""
 
 
-def _wrong_share(m: dict) -> str:
-    v = m.get("confident_wrong_share")
-    return "none shown" if v is None else f"{100 * v:.0f} % of {m.get('confident_answers', 0)}"
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f} %"
 
 
 def calibration_section(cal: dict | None) -> str:
-    """What the shipped ``calibration.json`` is, with its cross-fitted numbers next to the confidence before it."""
+    """What the shipped ``calibration.json`` is: its cut-offs and its cross-fitted numbers, set by set, next to
+    the reader's own confidence before it."""
     if not cal:
         return ""
     meta = cal.get("meta", {})
     rows = []
-    for name, m in meta.get("sets", {}).items():
-        b, a = m.get("before", {}), m.get("cross_fitted", {})
-        rows.append(f"| {name} | {m.get('questions_with_a_span', 0):,} | {b.get('ece', float('nan')):.3f} | "
-                    f"{a.get('ece', float('nan')):.3f} | {_wrong_share(b)} | {_wrong_share(a)} | {b.get('f1', float('nan')):.2f} | "
-                    f"{a.get('f1', float('nan')):.2f} |")
-    folds = meta.get("folds", "two halves of the articles")
-    iso = (", its probability mapped by an isotonic regression learnt out of fold to the share of right answers"
-           if cal.get("isotonic_x") else "")
+    for name, a in meta.get("cross_fitted", {}).items():
+        b = meta.get("before", {}).get(name, {})
+        rows.append(f"| {name} | {a.get('questions', 0):,} | {_pct(b.get('answered_share'))} | "
+                    f"{_pct(a.get('answered_share'))} | {_pct(b.get('answered_right_share'))} | "
+                    f"{_pct(a.get('answered_right_share'))} | {b.get('ece') or float('nan'):.3f} | "
+                    f"{a.get('ece') or float('nan'):.3f} | {b.get('f1', float('nan')):.2f} | {a.get('f1', float('nan')):.2f} |")
     return f"""
 ## Confidence shown (`calibration.json`)
 The confidence the product shows is not the reader's own: a logistic regression over features of
-retrieval and reading together (`qa/answer/calibrate.py`){iso}, fitted by `{meta.get('command', 'qa train-calibrator')}`
-on development data only (`../shared/data/squad/dev.json` over an index of its articles, and the
-NewsQA news dev fifth over an index of all its stories). Every finding must clear its cut-off
-({cal.get('cutoff', float('nan')):.3f}). Measured by cross-fitting over {folds} (each fold scored by a
-fit on the others), next to the confidence shown before, end to end:
+retrieval and reading together (`qa/answer/calibrate.py`), fitted by `{meta.get('command', 'qa train-calibrator')}`
+on development data only (SQuAD dev over an index of its articles, and the NewsQA news dev fifth over an
+index of all its stories; the news questions over an index without their story only measure). Its
+cut-offs, chosen for the goal "{meta.get('goal', '')}": an answer needs {cal.get('cutoff', float('nan')):.3f},
+a further finding {cal.get('further_cutoff', float('nan')):.3f}, a possible answer below the cut-off
+{cal.get('possible_cutoff', float('nan')):.3f}. Measured by cross-fitting over {meta.get('folds', 'folds of the articles')}
+(each fold decided with a fit on the others), next to the reader's own confidence (answering above 0.5):
 
-| set | questions | ECE before | ECE after | answers at >= 0.9 wrong, before | after | F1 before | after |
-|---|---|---|---|---|---|---|---|
+| set | questions | answered before | after | answers right before | after | ECE before | after | F1 before | after |
+|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 """

@@ -232,19 +232,17 @@ def test_model_card_gives_the_shipped_calibration_with_its_numbers(reader_path):
 
     meta = json.loads((reader_path / "reader.json").read_text())
     assert "calibration.json" not in model_card(meta)
-    cal = {"cutoff": 0.42, "meta": {"command": "qa train-calibrator --reader models/reader",
-                                    "folds": "10 folds of the articles (GroupKFold, each article in one fold)", "sets": {
-        "news": {"questions_with_a_span": 733,
-                 "before": {"ece": 0.5, "confident_answers": 40, "confident_wrong_share": 0.55, "f1": 38.0},
-                 "cross_fitted": {"ece": 0.08, "confident_answers": 10, "confident_wrong_share": 0.1, "f1": 40.0}},
-        "squad": {"questions_with_a_span": 1671,
-                  "before": {"ece": 0.3, "confident_answers": 9, "confident_wrong_share": 0.3, "f1": 57.0},
-                  "cross_fitted": {"ece": 0.06, "confident_answers": 0, "confident_wrong_share": None, "f1": 57.0}}}}}
+    cal = {"cutoff": 0.42, "further_cutoff": 1.0, "possible_cutoff": 0.3, "meta": {
+        "command": "qa train-calibrator --reader models/reader", "goal": "answers shown right >= 70% on news dev",
+        "folds": "10 folds of the articles (GroupKFold, each article in one fold)",
+        "before": {"news": {"answered_share": 0.96, "answered_right_share": 0.35, "ece": 0.5, "f1": 38.0}},
+        "cross_fitted": {"news": {"questions": 733, "answered_share": 0.15, "answered_right_share": 0.7, "ece": 0.08,
+                                  "f1": 10.0}}}}
     card = model_card(meta, cal)
-    assert "## Confidence shown (`calibration.json`)" in card and "0.420" in card
+    assert "## Confidence shown (`calibration.json`)" in card and "0.420" in card and "1.000" in card
     assert "cross-fitting over 10 folds of the articles (GroupKFold" in card
-    assert "| news | 733 | 0.500 | 0.080 | 55 % of 40 | 10 % of 10 | 38.00 | 40.00 |" in card
-    assert "| squad | 1,671 | 0.300 | 0.060 | 30 % of 9 | none shown | 57.00 | 57.00 |" in card
+    assert "answers shown right >= 70% on news dev" in card
+    assert "| news | 733 | 96.0 % | 15.0 % | 35.0 % | 70.0 % | 0.500 | 0.080 | 38.00 | 10.00 |" in card
 
 
 def _lineage(meta: dict) -> list[dict]:
