@@ -1,30 +1,17 @@
-"""What each finding rule is worth on development data: one reading, the decision taken with and without it.
+"""What each rule of the decision is worth on development data: one reading, decided with and without it.
 
-    python bench/finding_rules.py [--reader models/reader] [--runtime torch] [--limit N]
-    python bench/finding_rules.py --end-to-end [--limit N]     # the rules that need several articles
-    python bench/finding_rules.py --end-to-end --reader A --reader B --margins 2,3,4,6,inf
+    python bench/finding_rules.py [--reader models/reader] [--cache DIR] [--limit N] [--further BAR]
 
-The reader reads every question of each set over its gold context once (``qa eval --reader-only``
-does the same); then ``qa.answer.decide`` decides with the shipped rules and with one rule turned
-off at a time, and the official SQuAD 2.0 metrics of both are printed side by side with the number
-of questions whose answer changed. A rule earns its place when the number with it is not worse.
-
-Sets: ``../shared/data/squad/dev.json`` and the NewsQA news dev fifth
-(``../shared/data/qa_train/newsqa_train.json.gz``, held out from training).
-
-``--end-to-end``: rules about findings from further articles (``same_topic``) cannot be seen over one
-gold context. Each set's articles are indexed in a temporary folder (all of the file's articles,
-as ``qa train-calibrator`` does), each question is retrieved and read once, and the decision is taken
-with and without each rule. Printed: answer F1 (the first finding), the findings shown, and how many
-come from an article other than the question's own, and how many of those still match a gold answer;
-then how many further findings (all but a question's first) each bar on the confidence shown would
-keep, and their gold-match share.
-
-``--margins``: the further-finding bar ``FindingRules.relative_margin`` is in reader logits, so it
-depends on how peaked a reader's scores are. For each value, printed per reader: the further findings
-shown (all but the first of a question) and how many of them match a gold answer (F1 >= 0.5). Answer
-F1 moves only where the best span fails the calibrated cut-off and a further one, admitted by a wider
-bar, clears it and becomes the answer. Several ``--reader`` read the same retrieval.
+The development sets are read once end to end, as ``qa train-calibrator`` reads them
+(``qa.evaluation.devreads``: SQuAD dev over an index of its articles, the NewsQA news dev fifth over an
+index of all stories, and those questions over an index without their story). Then ``qa.answer.decide``
+decides every question with the reader's shipped calibration and cut-offs, with all rules on and with
+one rule switched off at a time (``qa.answer.findings.DecisionRules``). Printed per set: the share of
+questions answered, the share of answers that are right (span F1 >= 0.5; an answer to an unanswerable
+question is wrong), the share of questions whose first span shown (the answer, or a refusal's most
+confident possible answer) is right, F1 (a refusal scores 1 on an unanswerable question), the further findings shown
+and the share of them that match a gold answer, and how many questions' first answer changed.
+A rule earns its place when it is worth something on at least one set and costs little on the other.
 """
 
 from __future__ import annotations
@@ -37,172 +24,99 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RULES = {"demands": "drop_demands"}  # rule name -> FindingRules field that turns it off
+RULES = ("polar", "denial", "demands", "same_topic", "further")  # DecisionRules switches
+
+
+@dataclasses.dataclass
+class Line:
+    """One set decided under one set of rules."""
+
+    answered: float
+    right: float | None
+    first_right: float  # the first span shown, answer or possible answer, is right
+    f1: float
+    further: int
+    further_right: float | None
+    firsts: dict[str, str]  # question id -> first answer shown ("" when refused)
+
+
+def decide_set(reads, rules) -> Line:
+    from qa.answer.decide import decide
+    from qa.evaluation.squad import max_over_golds
+
+    answered = right = further = further_right = first_right = 0
+    f1s, firsts = [], {}
+    for r in reads:
+        ans = decide(r.question, r.passages, r.result, rules)
+        spans = ans.answered and ans.kind == "answer"
+
+        def ok(text: str) -> bool:
+            return bool(r.answers) and max_over_golds(text, r.answers)[1] >= 0.5
+
+        firsts[r.id] = ans.text if spans else ""
+        shown = ans.findings if spans else ans.possible
+        first_right += bool(shown) and ans.kind == "answer" and ok(shown[0].text)
+        if spans:
+            answered += 1
+            right += ok(ans.text)
+            further += len(ans.findings) - 1
+            further_right += sum(ok(f.text) for f in ans.findings[1:])
+        f1s.append((max_over_golds(ans.text, r.answers)[1] if spans else 0.0) if r.answers else float(not spans))
+    n = len(reads)
+    return Line(answered / n if n else 0.0, right / answered if answered else None, first_right / max(n, 1),
+                100 * sum(f1s) / max(n, 1),
+                further, further_right / further if further else None, firsts)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qa.answer.decide import decide
-    from qa.answer.findings import FindingRules
-    from qa.answer.polar import is_polar
-    from qa.answer.read import Reader
-    from qa.evaluation.evaluate import gold_passage
-    from qa.evaluation.squad import squad_metrics
-
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--reader", action="append", default=None,
-                   help="a reader folder (repeat to compare readers over one retrieval; default models/reader)")
-    p.add_argument("--runtime", default="torch")
-    p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--end-to-end", action="store_true", help="retrieve over an index of each set's articles")
-    p.add_argument("--only", choices=("squad", "news"), default=None, help="one of the two sets")
-    p.add_argument("--margins", default="", help="end to end: relative_margin values to sweep, e.g. 2,3,4,6,inf")
-    args = p.parse_args(argv)
-    args.readers = args.reader or [str(ROOT / "models" / "reader")]
-    args.reader = args.readers[0]
-    if args.end_to_end:
-        return end_to_end(args)
-    reader = Reader(args.reader, runtime=args.runtime)
-    reader.load()
-    reader.calibrator = None  # end to end only: its features need retrieval (see qa.evaluation.evaluate)
-    for name, path, questions in dev_sets(args):
-        reads = []
-        for g in range(0, len(questions), 64):
-            chunk = questions[g : g + 64]
-            reads.extend(reader.read_many([(q.question, [q.context or ""]) for q in chunk]))
-        gold = {q.id: list(q.answers) for q in questions}
-
-        def predictions(rules: FindingRules) -> dict[str, str]:
-            out = {}
-            for q, r in zip(questions, reads):
-                ans = decide(q.question, [gold_passage(q)], None if is_polar(q.question) else r, rules)
-                out[q.id] = ans.text if ans.answered else ""
-            return out
-
-        shipped = predictions(FindingRules())
-        base = squad_metrics(shipped, gold)
-        print(f"{name} ({len(questions)} questions), shipped rules: " + _fmt(base))
-        for rule, flag in RULES.items():
-            without = predictions(dataclasses.replace(FindingRules(), **{flag: False}))
-            m = squad_metrics(without, gold)
-            changed = sum(shipped[k] != without[k] for k in shipped)
-            print(f"  without {rule:<10} {_fmt(m)}  ({changed} answers differ; rule worth "
-                  f"{base['f1'] - m['f1']:+.2f} F1)")
-    return 0
-
-
-def dev_sets(args: argparse.Namespace):
-    """(name, file, questions) of each development set present (``--only`` one, ``--limit`` N each)."""
-    from qa.evaluation.evaluate import held_out_only, load_questions
-
-    data = ROOT.parent / "shared" / "data"
-    sets = [("squad dev", data / "squad" / "dev.json", False),
-            ("news dev", data / "qa_train" / "newsqa_train.json.gz", True)]
-    for name, path, held in sets:
-        if getattr(args, "only", None) and not name.startswith(args.only):
-            continue
-        if not path.exists():
-            print(f"{name}: {path} not present, skipped")
-            continue
-        qset = load_questions(path)
-        questions = (held_out_only(qset) if held else qset).questions
-        yield name, path, questions[: args.limit] if args.limit else questions
-
-
-E2E_RULES = {"same_topic": "same_topic", "demands": "drop_demands"}
-
-
-def end_to_end(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from qa.answer.pipeline import Pipeline
-    from qa.answer.polar import is_polar
+    from qa.answer.findings import DecisionRules
     from qa.answer.read import Reader
     from qa.config import Settings
-    from qa.evaluation.evaluate import write_context_corpus
+    from qa.evaluation.devreads import DEV_SETS, read_sets, set_paths
 
-    margins = [float(m) for m in args.margins.split(",") if m.strip()]
-    for name, path, questions in dev_sets(args):
-        with tempfile.TemporaryDirectory(prefix="qa-rules-") as tmp:
-            articles = Path(tmp) / "articles"
-            n = write_context_corpus(path, articles)
-            s = Settings.from_env({}).with_overrides(corpus=(articles,), index_dir=Path(tmp) / "index",
-                                                     uploads=Path(tmp) / "uploads", reader_model=Path(args.reader),
-                                                     reader_runtime=args.runtime)
-            pipe = Pipeline(s)
-            pipe.index(progress=False)
-            retrieved = [pipe.retriever.retrieve(q.question, top_k=s.top_k) for q in questions]
-        for path_ in args.readers:
-            reader = Reader(path_, null_threshold=s.null_threshold, runtime=args.runtime)
-            reader.load()
-            reads = [(passages, None if is_polar(q.question) else reader.read(q.question, [p.chunk.text for p in passages]))
-                     for q, passages in zip(questions, retrieved)]
-            print(f"reader {path_}:")
-            report_end_to_end(name, n, questions, reads, margins)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reader", default=str(ROOT / "models" / "reader"))
+    p.add_argument("--cache", type=Path, default=None, help="keep the reads here for the next run (outside the repo)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions of each set")
+    p.add_argument("--sets", default=",".join(DEV_SETS), help=f"comma-separated, of {', '.join(DEV_SETS)}")
+    p.add_argument("--further", type=float, default=None,
+                   help="measure with this further-finding bar instead of the reader's (the rules about further "
+                        "findings do nothing when the reader's bar lets none through)")
+    args = p.parse_args(argv)
+    settings = Settings.from_env()
+    paths = set_paths(settings.data_dir)
+    names = [n for n in args.sets.split(",") if n]
+    missing = [n for n in names if n not in paths or not paths[n].exists()]
+    if missing:
+        print(f"development data not present for {', '.join(missing)} under {settings.data_dir}: skipped")
+        names = [n for n in names if n not in missing]
+    reader = Reader(args.reader)
+    reader.load()
+    if reader.calibrator is None:
+        print(f"{args.reader} has no calibration: the rules are measured on its own, uncalibrated, confidence")
+    sets = read_sets(names, paths, settings, args.reader, cache=args.cache, limit=args.limit)
+    print(f"reader {args.reader}; cut-offs {reader.calibrator.cutoffs if reader.calibrator else 'uncalibrated'}")
+    print(f"{'rules':<20}{'set':<19}{'answered':>9}{'right':>8}{'1st shown':>10}{'F1':>8}{'further':>9}{'f. right':>9}{'changed':>9}")
+    calibrator = reader.calibrator
+    if calibrator is not None and args.further is not None:
+        calibrator = dataclasses.replace(calibrator, further_cutoff=args.further)
+        print(f"further-finding bar set to {args.further}")
+    for s in sets:
+        reads = [dataclasses.replace(r, result=dataclasses.replace(r.result, calibrator=calibrator,
+                                                                    verifier=reader.verifier)) for r in s.reads]
+        shipped = decide_set(reads, DecisionRules())
+        print(_row("all on", s.name, shipped, None))
+        for rule in RULES:
+            without = decide_set(reads, dataclasses.replace(DecisionRules(), **{rule: False}))
+            print(_row(f"without {rule}", s.name, without, shipped))
     return 0
 
 
-def report_end_to_end(name: str, n: int, questions: list, reads: list, margins: list[float]) -> None:
-    from qa.answer.decide import decide
-    from qa.answer.findings import FindingRules
-    from qa.evaluation.squad import max_over_golds, squad_metrics
-
-    gold = {q.id: list(q.answers) for q in questions}
-
-    def decided(rules: FindingRules) -> tuple[dict, dict]:
-        preds = {}
-        counts = {"findings": 0, "other_article": 0, "other_article_right": 0, "further_scored": []}
-        for q, (passages, result) in zip(questions, reads):
-            ans = decide(q.question, passages, result, rules)
-            preds[q.id] = ans.text if ans.answered else ""
-            for i, f in enumerate(ans.findings if ans.kind != "evidence" else []):
-                counts["findings"] += 1
-                right = bool(q.answers) and max_over_golds(f.text, q.answers)[1] >= 0.5
-                if i:  # (confidence shown, matches a gold answer) of each finding after the first
-                    counts["further_scored"].append((f.score, right))
-                if " ".join(f.citation.title.split()) != " ".join((q.article_title or "").split()):
-                    counts["other_article"] += 1
-                    counts["other_article_right"] += right
-        return preds, counts
-
-    shipped, c = decided(FindingRules())
-    print(f"{name} end to end ({len(questions)} questions over {n} articles), shipped rules: "
-          f"{_fmt(squad_metrics(shipped, gold))}; {_counts(c)}")
-    print(f"  further findings by the confidence shown: {_by_confidence(c['further_scored'])}")
-    for rule, flag in E2E_RULES.items():
-        without, cw = decided(dataclasses.replace(FindingRules(), **{flag: False}))
-        changed = sum(shipped[k] != without[k] for k in shipped)
-        print(f"  without {rule:<10} {_fmt(squad_metrics(without, gold))}; {_counts(cw)} "
-              f"({changed} answers differ)")
-    for m in margins:
-        preds, cm = decided(dataclasses.replace(FindingRules(), relative_margin=m))
-        further = len(cm["further_scored"])
-        right = sum(r for _, r in cm["further_scored"])
-        share = right / further if further else float("nan")
-        print(f"  relative_margin {m:>4}: F1 {squad_metrics(preds, gold)['f1']:.2f}; {further} further "
-              f"findings, {right} match a gold answer ({share:.1%}); {_counts(cm)}")
-
-
-CONFIDENCE_BARS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
-
-
-def _by_confidence(scored: list[tuple[float, bool]]) -> str:
-    """How many further findings a higher bar on the confidence shown would keep, and their gold-match share."""
-    parts = []
-    for bar in CONFIDENCE_BARS:
-        kept = [right for score, right in scored if score >= bar]
-        share = sum(kept) / len(kept) if kept else float("nan")
-        parts.append(f">={bar:.2f}: {len(kept)} ({sum(kept)} right, {share:.1%})")
-    return "; ".join(parts)
-
-
-def _counts(c: dict) -> str:
-    return (f"{c['findings']} findings, {c['other_article']} from another article than the question's "
-            f"({c['other_article_right']} of them match a gold answer)")
-
-
-def _fmt(m: dict) -> str:
-    return (f"EM {m['exact']:.2f} F1 {m['f1']:.2f} HasAns F1 {m.get('HasAns_f1', float('nan')):.2f} "
-            f"NoAns {m.get('NoAns_accuracy', float('nan')):.1f}%")
+def _row(label: str, name: str, line: Line, base: Line | None) -> str:
+    changed = "" if base is None else str(sum(base.firsts[k] != line.firsts[k] for k in base.firsts))
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    return (f"{label:<20}{name:<19}{pct(line.answered):>9}{pct(line.right):>8}{pct(line.first_right):>10}{line.f1:>8.2f}{line.further:>9}"
+            f"{pct(line.further_right):>9}{changed:>9}")
 
 
 if __name__ == "__main__":
