@@ -135,3 +135,22 @@ def test_a_reader_without_calibration_shows_its_own_probability_and_says_so():
     assert ans.score == pytest.approx(1 / (1 + 2.718281828 ** -2.0), rel=1e-4)
     cal = dataclasses.replace(result, calibrator=calibrator({2.0: 0.9, -1.0: 0.1}))
     assert decide(QUESTION, PASSAGES, cal).calibrated
+
+
+def test_a_small_wrong_number_near_the_right_one_is_not_shown_first_when_it_is_less_confident():
+    """"How many Afghan police officers were killed?": the reader may rank "7,000" (the force's size)
+    above "10" (the dead). The sentence of "10" holds what is asked (killed, bomb), that of "7,000" does
+    not; a calibration that weighs that puts "10" first, whatever the reader's own order."""
+    q = "How many Afghan police officers were killed in the roadside bomb attack?"
+    text = ("A roadside bomb attack killed 10 Afghan police officers on Sunday. "
+            "The province has about 7,000 police officers, the governor said.")
+    ps = [passage("K", text, "2009-08-02")]
+    cands = [span(0, "7,000", 6.0, ps), span(0, "10", 5.0, ps)]
+    weights = [0.0] * len(FEATURES)
+    weights[FEATURES.index("predicate_sentence")] = 3.0
+    cal = Calibrator(list(FEATURES), [0.0] * len(FEATURES), [1.0] * len(FEATURES), weights, -1.0, cutoff=0.5,
+                     further_cutoff=0.9, possible_cutoff=0.0)
+    result = ReadResult(cands, 0.0, 0.0, texts=[text], question=q, calibrator=cal)
+    ans = decide(q, ps, result)
+    assert ans.answered and ans.text == "10", (ans.text, ans.score)
+    assert [a["text"] for a in ans.alternatives] == ["7,000"] and ans.alternatives[0]["score"] < ans.score
