@@ -838,3 +838,14 @@ def test_narrow_screen_nothing_runs_off_the_card(chromium_browser, chat_server, 
         assert not overflowing, overflowing
     finally:
         pg.close()
+
+
+def test_an_uncalibrated_reader_is_said_so_in_words_with_how_to_calibrate_it():
+    from qa.app.cli import format_answer
+
+    passage = "The talks ended in Islamabad."
+    answer = Answer("q", "Islamabad", 0.97, True, [span(passage, "Islamabad")], calibrated=False)
+    for shown in (unescape(render(answer, reader="/models/mine")), format_answer(answer, reader="/models/mine")):
+        assert "not calibrated" in shown and "qa train-calibrator --reader /models/mine" in shown
+    answer.calibrated = True
+    assert "not calibrated" not in render(answer) and "not calibrated" not in format_answer(answer)
