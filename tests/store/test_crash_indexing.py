@@ -33,7 +33,8 @@ def _answers(index_dir, reader_path):
     out = []
     for q in QUESTIONS:
         a = pipe.ask(q)
-        out.append((a.answered, a.text, a.citations[0].article_id if a.citations else None))
+        shown = a.findings if a.answered else a.possible  # the answer, or the possible answers under the cut-off
+        out.append((a.answered, shown[0].text if shown else "", a.citations[0].article_id if a.citations else None))
     return out
 
 
@@ -52,7 +53,7 @@ def test_killed_indexing_leaves_the_previous_index_answering_as_before(tmp_path,
     store = IndexStore(index_dir)
     before_version = store.current()
     before = _answers(index_dir, reader_path)
-    assert before[0][0]  # the seed question is answered to begin with
+    assert before[0][1]  # the seed question gets an answer or a possible answer to begin with
 
     # How long a whole run takes here (indexing got fast: fixed kill times would all come too late).
     t = time.perf_counter()
