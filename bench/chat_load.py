@@ -146,13 +146,14 @@ def run_load(url: str, clients: int, questions: int) -> dict:
                 with lock:
                     errors.append(f"{type(e).__name__}: {str(e)[:200]}")
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0  # this process: the clients share the cores with the chat
     lat = np.array(latencies) * 1000
     return {
         "clients": clients, "requests": clients * questions, "replies": len(latencies), "errors": len(errors),
@@ -161,6 +162,7 @@ def run_load(url: str, clients: int, questions: int) -> dict:
         "p95_ms": float(np.percentile(lat, 95)) if len(lat) else None,
         "max_ms": float(lat.max()) if len(lat) else None, "wall_s": wall,
         "questions_per_s": len(latencies) / wall if wall else None,
+        "client_cpu_ms_per_question": round(1000 * cpu / max(1, len(latencies)), 1),
     }
 
 
@@ -171,11 +173,12 @@ WAYS = {"one at a time": {"QA_CONCURRENCY": "1"}, "concurrent": {}, "2 replicas"
 REPLICA = "ServeReplica:qa:AnswerReplica"
 
 
-def compare(clients: int, questions: int, queue_size: int, kill_after: float | None = None) -> dict:
+def compare(clients: int, questions: int, queue_size: int, kill_after: float | None = None,
+            ways: dict[str, dict] = WAYS) -> dict:
     """Each way on a fresh server, one after the other; ratios against the first. ``kill_after``:
-    SIGKILL one replica that many seconds into the replicas' run."""
+    SIGKILL one replica that many seconds into a run with replicas."""
     results = {}
-    for name, env in WAYS.items():
+    for name, env in ways.items():
         with started_chat(queue_size, env=env) as server:
             run_load(server.url, min(clients, 4), 1)  # warm-up: first questions, connections
             before = cpu_seconds(server.pid)
@@ -186,9 +189,9 @@ def compare(clients: int, questions: int, queue_size: int, kill_after: float | N
                 killer.join()
                 r["replica_killed"] = killer.killed
         print(name, json.dumps(results[name]), file=sys.stderr, flush=True)
-    base = results["one at a time"]
+    base = next(iter(results.values()))
     for r in results.values():
-        r["ratio_vs_one_at_a_time"] = {
+        r[f"ratio_vs_{next(iter(results))}".replace(" ", "_")] = {
             "p50": _ratio(r["p50_ms"], base["p50_ms"]), "p95": _ratio(r["p95_ms"], base["p95_ms"]),
             "questions_per_s": _ratio(r["questions_per_s"], base["questions_per_s"])}
     return results
@@ -232,21 +235,18 @@ def main() -> int:
     p.add_argument("--replicas", type=int, help="QA_REPLICAS of the server this starts (needs the scale extra)")
     p.add_argument("--compare", action="store_true", help="one at a time, concurrent and 2 replicas, with ratios")
     p.add_argument("--kill-replica-after", type=float, metavar="S",
-                   help="with --compare: SIGKILL one replica S seconds into the replicas' run (no question may fail)")
+                   help="SIGKILL one replica S seconds into a run with replicas (no question may fail)")
     args = p.parse_args()
     print(f"load before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", file=sys.stderr)
-    if args.compare:
-        result = compare(args.clients, args.questions, args.queue_size, args.kill_replica_after)
-        errors = sum(r["errors"] for r in result.values())
-    else:
-        if args.url:
-            result = run_load(args.url, args.clients, args.questions)
-        else:
-            env = {k: str(v) for k, v in (("QA_CONCURRENCY", args.concurrency), ("QA_REPLICAS", args.replicas))
-                   if v is not None}
-            with chat_server(args.queue_size, env=env) as url:
-                result = run_load(url, args.clients, args.questions)
+    if args.url:
+        result = run_load(args.url, args.clients, args.questions)
         errors = result["errors"]
+    else:
+        env = {k: str(v) for k, v in (("QA_CONCURRENCY", args.concurrency), ("QA_REPLICAS", args.replicas))
+               if v is not None}
+        ways = WAYS if args.compare else {"this server": env}
+        result = compare(args.clients, args.questions, args.queue_size, args.kill_replica_after, ways)
+        errors = sum(r["errors"] for r in result.values())
     print(json.dumps(result, indent=2))
     return 0 if errors == 0 else 1
 
