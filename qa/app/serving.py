@@ -1,7 +1,7 @@
 """How the chat answers many users: questions in flight at once, and model threads for each.
 
 A question is mostly two ONNX Runtime models run on a few short inputs, which one thread runs
-nearly as fast as two (README "Speed"). So the cores are better spent on several questions at
+as fast as two (docs/serving.md). So the cores are better spent on several questions at
 once, each with its models on ``cores / questions`` threads, than on one question using every
 core: two one-thread questions on 2 cores answer ~1.8x as many questions per second as one
 two-thread question (docs/serving.md). The models are loaded once and shared by all questions
