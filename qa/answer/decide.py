@@ -74,8 +74,9 @@ def span_answer(question: str, passages: list[Passage], result: ReadResult | Non
     conf, cutoffs = confidence(question, passages, result, spans)
     if rules.answer_cutoff is not None:
         cutoffs = Cutoffs(rules.answer_cutoff, max(cutoffs.further, rules.answer_cutoff), cutoffs.possible)
-    ranked = sorted(screened.kept, key=lambda s: (-round(conf(s), 3), s.article_id != prefer_article))
-    best, rest = one_per_sentence(ranked)
+    # Most confident first; equal confidences prefer the article of the previous answer of a conversation.
+    ranked = sorted(screened.kept, key=lambda s: (-conf(s), s.article_id != prefer_article))
+    best, _ = one_per_sentence(ranked)
     findings: list[LocatedSpan] = []
     if best and conf(best[0]) >= cutoffs.answer:
         findings.append(best[0])
