@@ -102,7 +102,7 @@ def span_answer(question: str, passages: list[Passage], result: ReadResult | Non
                      "title": passages[s.passage].title, "article_id": s.article_id} for s in others[:5]]
     common = dict(question=question, alternatives=alternatives, passages=passages, cutoff=cutoffs.answer,
                   calibrated=calibrated, margin=top.margin if top else None,
-                  features=_features(question, passages, result, spans, top) if top else None)
+                  features=span_features(question, passages, result, spans, top) if top else None)
     if findings:
         shown_findings = [finding(s) for s in findings]
         return Answer(text=shown_findings[0].text, score=shown_findings[0].score, answered=True,
@@ -142,8 +142,9 @@ def confidence(question: str, passages: list[Passage], result: ReadResult,
     return calibrated, calibrator.cutoffs
 
 
-def _features(question: str, passages: list[Passage], result: ReadResult, spans: list[LocatedSpan],
-              s: LocatedSpan) -> list[float]:
+def span_features(question: str, passages: list[Passage], result: ReadResult, spans: list[LocatedSpan],
+                  s: LocatedSpan) -> list[float]:
+    """The calibrator's inputs for span ``s`` among the question's ``spans`` (what it is fitted on)."""
     everything = [(o.passage, result.span_text(o.candidate), o.margin) for o in spans]
     return answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin, everything)
 

@@ -55,26 +55,25 @@ class Decided:
     polar: bool = False
 
 
-def span_rows(reads, rules) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
-    """Rows (features, right, group) of every candidate span, and the read each row comes from."""
-    from qa.answer.decide import _features, merge_in_articles
+def span_rows(reads, rules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows (features, right, the question's article) of every candidate span the decision may show."""
+    from qa.answer.decide import merge_in_articles, span_features
     from qa.answer.findings import locate, one_per_sentence, screen
     from qa.answer.polar import is_polar
     from qa.evaluation.squad import max_over_golds
 
-    x, y, g, owner = [], [], [], []
-    for i, r in enumerate(reads):
+    x, y, g = [], [], []
+    for r in reads:
         if not r.passages or is_polar(r.question):
             continue
         spans = locate(r.passages, merge_in_articles(r.passages, r.result), r.result.null_score)
         kept, _ = one_per_sentence(screen(spans, r.passages, r.question, rules).kept)
         for s in kept[:SPANS_PER_QUESTION]:
-            x.append(_features(r.question, r.passages, r.result, spans, s))
+            x.append(span_features(r.question, r.passages, r.result, spans, s))
             text = r.result.span_text(s.candidate)
             y.append(int(bool(r.answers) and max_over_golds(text, r.answers)[1] >= 0.5))
             g.append(r.group)
-            owner.append(i)
-    return np.array(x, dtype=np.float64), np.array(y), np.array(g), owner
+    return np.array(x, dtype=np.float64), np.array(y), np.array(g)
 
 
 def decide_all(reads, calibrator_of, rules) -> list[Decided]:
@@ -229,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     rules = DecisionRules()
     # news-unanswerable only measures: fitted on, it teaches the rows of answerable sets to doubt more
     # (SQuAD dev's ECE 0.089 -> 0.105 on the shipped reader) and is refused either way.
-    x, y, group, _ = span_rows([r for r in reads if r.set != "news-unanswerable"], rules)
+    x, y, group = span_rows([r for r in reads if r.set != "news-unanswerable"], rules)
     if not len(y):
         p.error("no question of the development sets got a span to fit on")
     if len(np.unique(y)) < 2:
