@@ -13,8 +13,8 @@ model over features of the whole answer:
 * topic: the share of the question's key terms that the article's title and
   passage hold (an article that does not mention what the question is about
   should not answer it);
-* agreement: how many other passages' spans say the same, and how far the best
-  span of another article is behind;
+* agreement: the share of the other articles among the passages whose spans say
+  the same, and how far the best span of another article is behind;
 * rank: how far the span's margin is below the question's best span (a question's
   spans are fitted together, and the reader's best is right far more often);
 * what is asked: the share of the question's predicate terms (its content words
@@ -103,15 +103,19 @@ def answer_features(question: str, passages: list[Passage], passage: int, start:
     qtype = question_type(question)
     expects = qtype != "other"
     words = _normalized(span)
-    same, other_best = 0, None
+    agreeing: set[str] = set()  # other articles with a span that says the same: independent support
+    other_best = None
     for i, other_text, other_margin in others:
-        if i == passage:
-            continue
+        other_article = passages[i].chunk.article_id
+        if other_article == p.chunk.article_id:
+            continue  # overlapping chunks of one article repeat its words: that is not agreement
         if words and _f1(words, _normalized(other_text)) >= 0.5:
-            same += 1
-        if passages[i].chunk.article_id != p.chunk.article_id:
-            other_best = other_margin if other_best is None else max(other_best, other_margin)
-    gap = float(np.clip(margin - other_best, -30.0, 30.0)) if other_best is not None else 30.0
+            agreeing.add(other_article)
+        other_best = other_margin if other_best is None else max(other_best, other_margin)
+    other_articles = {x.chunk.article_id for x in passages} - {p.chunk.article_id}
+    # With no other article among the passages there is nothing to be ahead of: measured against the
+    # no-answer line (margin 0), not as the widest lead, which made a one-article corpus look sure of anything.
+    gap = float(np.clip(margin - (other_best if other_best is not None else 0.0), -30.0, 30.0))
     best = max((m for _, _, m in others), default=margin)
     asked = _predicate_terms(question)
     return [
@@ -126,7 +130,7 @@ def answer_features(question: str, passages: list[Passage], passage: int, start:
         1.0 / p.lexical_rank if p.lexical_rank else 0.0,
         float(p.score),
         article_share,
-        same / max(1, len(passages) - 1),
+        len(agreeing) / max(1, len(other_articles)),
         gap,
         _share(asked, text[lo:start] + " " + text[end:hi]),
         _share(asked, f"{p.title}\n{text}"),
