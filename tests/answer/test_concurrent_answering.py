@@ -6,6 +6,7 @@ writer (the index's lock).
 """
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -78,6 +79,9 @@ def test_questions_in_flight_while_the_index_switches_see_whole_versions(pipelin
         futures = [pool.submit(asker, i) for i in range(4)]
         for k in range(6):
             _toggle_harbour(pipeline, present=k % 2 == 0)
+        deadline = time.monotonic() + 300  # on a loaded machine the askers may have answered little yet
+        while len(seen) < 8 and not errors and time.monotonic() < deadline:
+            time.sleep(0.05)
         stop.set()
         for f in futures:
             f.result()
