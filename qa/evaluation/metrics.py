@@ -8,7 +8,6 @@ the official script; MRR is in [0, 1]; confidences are in [0, 1].
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
