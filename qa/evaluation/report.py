@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from qa.evaluation.metrics import STAGES, EvalResult
-from qa.util.atomic import atomic_write_text, temporary_sibling
+from qa.util.atomic import atomic_write_text, atomic_write_with
 
 MAX_MISSES = 15
 PLOTS = ("calibration.png", "f1_by_question_word.png", "latency.png", "threshold_sweep.png", "risk_coverage.png")
@@ -47,12 +46,7 @@ def json_safe(obj: Any) -> Any:
 
 
 def atomic_save_figure(fig: Any, path: Path) -> None:
-    tmp = temporary_sibling(path)
-    try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
 def write_report(out_dir: str | Path, summary: dict, results: Sequence[EvalResult]) -> dict[str, Path]:

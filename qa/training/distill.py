@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from qa.answer.read import fit_questions, pad_batch
 from qa.evaluation.squad import SquadExample
 from qa.training.reader_data import kept_windows, mixture_key
 from qa.training.reader_settings import TrainSettings
-from qa.util.atomic import temporary_sibling
+from qa.util.atomic import atomic_write_with
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +82,13 @@ class TeacherTargets:
     def save(self, path: Path, key: dict) -> None:
         """numpy arrays only (no pickle), written to a temporary sibling and renamed into place."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(path)
-        try:
+
+        def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.savez(f, key=np.frombuffer(json.dumps(key, sort_keys=True).encode(), dtype=np.uint8),
                          **{name: getattr(self, name) for name in self.__dataclass_fields__})
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+
+        atomic_write_with(path, write)
 
     @classmethod
     def load(cls, path: Path) -> TeacherTargets:
