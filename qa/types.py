@@ -117,7 +117,6 @@ class Answer:
     kind: str = "answer"  # "evidence": a yes/no question, answered with the sentences that bear on it, no span
     follows: str | None = None  # a follow-up: the earlier question it was read against
     margin: float | None = None  # the reader's span-minus-null score of the best span shown or refused
-    features: list[float] | None = field(default=None, repr=False)  # its qa.answer.calibrate inputs (not in JSON)
     calibrated: bool = True  # False: the reader has no calibration.json, so ``score`` is its raw probability
     possible: list[Finding] = field(default_factory=list)  # refused: candidates below the cut-off
     cutoff: float | None = None  # the confidence an answer needed (None: not a span question)
@@ -129,7 +128,6 @@ class Answer:
     def to_dict(self, with_passages: bool = False) -> dict:
         """JSON-ready; the span is under ``answer`` (empty when refused), findings are flat objects."""
         d = asdict(self)
-        d.pop("features")
         if not with_passages:
             d.pop("passages")
         d["findings"] = [f.to_dict() for f in self.findings]

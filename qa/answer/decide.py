@@ -101,8 +101,7 @@ def span_answer(question: str, passages: list[Passage], result: ReadResult | Non
     alternatives = [{"text": result.span_text(s.candidate), "score": conf(s), "margin": s.margin,
                      "title": passages[s.passage].title, "article_id": s.article_id} for s in others[:5]]
     common = dict(question=question, alternatives=alternatives, passages=passages, cutoff=cutoffs.answer,
-                  calibrated=calibrated, margin=top.margin if top else None,
-                  features=span_features(question, passages, result, spans, top) if top else None)
+                  calibrated=calibrated, margin=top.margin if top else None)
     if findings:
         shown_findings = [finding(s) for s in findings]
         return Answer(text=shown_findings[0].text, score=shown_findings[0].score, answered=True,
@@ -130,7 +129,7 @@ def confidence(question: str, passages: list[Passage], result: ReadResult,
         verifier = result.verifier
         cut = UNCALIBRATED if verifier is None else Cutoffs(verifier.cutoff, verifier.cutoff, 0.0)
         return own, cut
-    everything = [(s.passage, result.span_text(s.candidate), s.margin) for s in spans]
+    everything = _others(result, spans)
 
     def calibrated(s: LocatedSpan) -> float:
         if id(s) not in cache:
@@ -145,8 +144,13 @@ def confidence(question: str, passages: list[Passage], result: ReadResult,
 def span_features(question: str, passages: list[Passage], result: ReadResult, spans: list[LocatedSpan],
                   s: LocatedSpan) -> list[float]:
     """The calibrator's inputs for span ``s`` among the question's ``spans`` (what it is fitted on)."""
-    everything = [(o.passage, result.span_text(o.candidate), o.margin) for o in spans]
-    return answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin, everything)
+    return answer_features(question, passages, s.passage, s.candidate.start, s.candidate.end, s.margin,
+                           _others(result, spans))
+
+
+def _others(result: ReadResult, spans: list[LocatedSpan]) -> list[tuple[int, str, float]]:
+    """Every span of the question as (passage, text, margin): what agreement and the lead are measured on."""
+    return [(o.passage, result.span_text(o.candidate), o.margin) for o in spans]
 
 
 def _calibrated(result: ReadResult | None) -> bool:

@@ -63,7 +63,11 @@ def test_every_finding_must_clear_the_calibrated_bar():
     res.calibrator = cal
     ans = decide(QUESTION, _passages(), res, rules)
     assert [f.text for f in ans.findings] == ["12 May"] and ans.score == pytest.approx(1 / (1 + np.exp(-4.0)))
-    assert ans.features is not None and len(ans.features) == len(FEATURES)
+    from qa.answer.decide import merge_in_articles, span_features
+    from qa.answer.findings import locate
+
+    spans = locate(_passages(), merge_in_articles(_passages(), res), res.null_score)
+    assert len(span_features(QUESTION, _passages(), res, spans, spans[0])) == len(FEATURES)
     assert ans.alternatives[0]["text"] == "September" and ans.alternatives[0]["score"] < 0.5
     # When the first span fails the bar too, the question is refused; the best span is a possible answer.
     cal.cutoff = 0.99
