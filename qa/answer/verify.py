@@ -28,6 +28,7 @@ import numpy as np
 from qa.store.chunk import split_sentences
 from qa.answer.negation import denies
 from qa.answer.terms import content_stems
+from qa.util.atomic import atomic_write_text
 
 VERIFIER_FILE = "verifier.json"
 
@@ -135,9 +136,7 @@ class VerifierModel:
 
     def save(self, folder: str | Path) -> Path:
         path = Path(folder) / self.FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
         return path
 
     @classmethod
