@@ -9,7 +9,7 @@ is a micro-batcher that would collect b questions arriving within a few ms: thei
 in padded batches (up to the reader's batch size per call), by 2 threads each taking a batch, or by
 one 2-thread session. Prints questions/s of reading, the ratio to "alone", and how many answers
 best spans and scores a batch changes: with dynamic int8 an activation scale is taken per call, so windows
-batched together change each other's scores (``qa.answer.read.OnnxQA``).
+batched together change each other's scores (``qa.answer.reader.read.OnnxQA``).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def reader_items(work: Path) -> tuple[list[tuple[str, list[str]]], object]:
 
 
 def reader(settings, threads: int, rows_per_call: int | None):
-    from qa.answer.read import Reader
+    from qa.answer.reader.read import Reader
 
     r = Reader(settings.reader_model, null_threshold=settings.null_threshold, runtime=settings.reader_runtime,
                threads=threads)

@@ -6,7 +6,7 @@ The development sets are read once end to end, as ``qa train-calibrator`` reads 
 (``qa.evaluation.devreads``: SQuAD dev over an index of its articles, the NewsQA news dev fifth over an
 index of all stories, and those questions over an index without their story). Then ``qa.answer.decide``
 decides every question with the reader's shipped calibration and cut-offs, with all rules on and with
-one rule switched off at a time (``qa.answer.findings.DecisionRules``). Printed per set: the share of
+one rule switched off at a time (``qa.answer.rules.findings.DecisionRules``). Printed per set: the share of
 questions answered, the share of answers that are right (span F1 >= 0.5; an answer to an unanswerable
 question is wrong), the share of questions whose first span shown (the answer, or a refusal's most
 confident possible answer) is right, F1 (a refusal scores 1 on an unanswerable question), the further findings shown
@@ -69,8 +69,8 @@ def decide_set(reads, rules) -> Line:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qa.answer.findings import DecisionRules
-    from qa.answer.read import Reader
+    from qa.answer.rules.findings import DecisionRules
+    from qa.answer.reader.read import Reader
     from qa.config import Settings
     from qa.evaluation.devreads import DEV_SETS, read_sets, set_paths
 

@@ -101,7 +101,7 @@ def write_corpus(convs: list[QuacConversation], folder: Path) -> Path:
 
 
 def run(convs: list[QuacConversation], work: Path, k: int | None) -> list[Row]:
-    from qa.answer.conversation import Conversation
+    from qa.answer.followups.conversation import Conversation
     from qa.answer.pipeline import Pipeline
     from qa.config import Settings
 

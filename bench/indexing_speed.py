@@ -171,7 +171,7 @@ def main() -> int:
             print(line)
 
         # Recall where there is something to find: an article from its second sentence, dense search alone.
-        from qa.store.chunk import split_sentences
+        from qa.text.sentences import split_sentences
 
         probes = []
         for a in articles[:300]:

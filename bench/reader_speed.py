@@ -15,7 +15,7 @@ Two question sets, each question read over 5 passages:
 
 Each system reads the same passages with the same shipped model (``models/reader``). Haystack gets
 our windowing (max_seq_length 256, stride 96) so both see the same tokens; it runs torch fp32 as
-Haystack does. Ours runs with each ``--runtimes`` entry (``qa.answer.read.Reader``; onnx-int8 is the
+Haystack does. Ours runs with each ``--runtimes`` entry (``qa.answer.reader.read.Reader``; onnx-int8 is the
 default the product uses). Rounds interleave the systems, so machine noise hits them alike; the
 report gives the median seconds per question and the ratio to Haystack measured in this run.
 """
@@ -67,7 +67,7 @@ def bbc_set(data_dir: Path, questions: list[str], n_questions: int = 8, per_ques
 
 class Ours:
     def __init__(self, model: Path, runtime: str) -> None:
-        from qa.answer.read import Reader
+        from qa.answer.reader.read import Reader
 
         self.name = f"ours ({runtime})"
         self.reader = Reader(model, runtime=runtime)

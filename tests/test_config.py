@@ -61,7 +61,7 @@ def test_the_articles_are_the_corpus_plus_the_uploads_once_there_are_any(tmp_pat
 
 
 def test_reader_runtime_auto_is_int8_only_with_int8_dot_products(monkeypatch):
-    from qa.answer.read import Reader
+    from qa.answer.reader.read import Reader
     from qa.util import onnx
 
     monkeypatch.setattr(onnx, "fast_int8", lambda: True)

@@ -4,11 +4,11 @@ Every caller goes through ``decide``: the pipeline (and so ``qa ask``, the chat 
 follow-ups, which are decided on their rewritten question), and both modes of
 ``qa eval``, so a number ``qa eval`` prints is the product's own decision. It owns:
 
-1. routing: a yes/no question (``qa.answer.polar``) gets evidence, the sentences
+1. routing: a yes/no question (``qa.answer.rules.polar``) gets evidence, the sentences
    that bear on it with denials marked, never a span;
-2. which spans may be shown (``qa.answer.findings``: denials, demands, one span
+2. which spans may be shown (``qa.answer.rules.findings``: denials, demands, one span
    per sentence);
-3. the confidence of every span (``qa.answer.calibrate``) and the order: findings,
+3. the confidence of every span (``qa.answer.confidence.calibrate``) and the order: findings,
    possible answers and alternatives are ordered by the confidence shown, so the
    first finding is always the most confident;
 4. the cut-offs, fitted with the reader and stored beside it: the first finding must
@@ -24,13 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qa.answer.calibrate import UNCALIBRATED, Cutoffs, answer_features
-from qa.answer.decode import SpanCandidate, merge_overlaps
-from qa.answer.findings import DecisionRules, LocatedSpan, TopicShare, locate, one_per_sentence, screen
-from qa.answer.language import ONLY_ENGLISH, looks_english
-from qa.answer.polar import best_sentence, evidence, is_polar
-from qa.answer.read import ReadResult
-from qa.answer.sources import display_source
+from qa.answer.confidence.calibrate import UNCALIBRATED, Cutoffs, answer_features
+from qa.answer.reader.decode import SpanCandidate, merge_overlaps
+from qa.answer.rules.findings import DecisionRules, LocatedSpan, TopicShare, locate, one_per_sentence, screen
+from qa.text.language import ONLY_ENGLISH, looks_english
+from qa.answer.rules.polar import best_sentence, evidence, is_polar
+from qa.answer.reader.read import ReadResult
+from qa.text.sources import display_source
 from qa.types import Answer, Citation, Filters, Finding, Passage
 
 NO_ANSWER = "The articles do not answer this question."
@@ -171,7 +171,7 @@ def merge_in_articles(passages: list[Passage], result: ReadResult) -> list[SpanC
 
 
 def evidence_answer(question: str, passages: list[Passage], roots: list[Path]) -> Answer:
-    """A yes/no question: the sentences that bear on it, denials marked, no span claimed (qa.answer.polar)."""
+    """A yes/no question: the sentences that bear on it, denials marked, no span claimed (qa.answer.rules.polar)."""
     found = evidence(question, passages)
     if not found:
         answer = refusal(question, passages, roots)

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING
 
 from qa.store.chunk import Chunker
 from qa.config import Settings
-from qa.answer.conversation import Conversation, ResolvedQuestion
+from qa.answer.followups.conversation import Conversation, ResolvedQuestion
 from qa.answer.decide import decide
 from qa.store.builder import IndexBuilder
 from qa.store.embed import Embedder
-from qa.answer.findings import DecisionRules
+from qa.answer.rules.findings import DecisionRules
 from qa.store.index import IndexData, IndexStore
 from qa.store.vectors import VectorConfig
-from qa.answer.read import Reader, ReadResult
+from qa.answer.reader.read import Reader, ReadResult
 from qa.answer.retrieve import HybridRetriever
-from qa.answer.sources import source_label
+from qa.text.sources import source_label
 from qa.types import Answer, Filters, Passage, article_day
 
 if TYPE_CHECKING:  # indexing is imported when it runs: `qa ask` on an existing index never reads files
@@ -202,7 +202,7 @@ class Pipeline:
 
     def answer_cutoff(self) -> float:
         """The confidence an answer needs: ``QA_ANSWER_CUTOFF``, else the one fitted with the reader."""
-        from qa.answer.calibrate import UNCALIBRATED
+        from qa.answer.confidence.calibrate import UNCALIBRATED
 
         self.reader.load()
         if self.rules.answer_cutoff is not None:

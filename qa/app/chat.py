@@ -14,8 +14,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from qa.config import Settings
-from qa.answer.conversation import Conversation
-from qa.answer.excerpt import excerpt
+from qa.answer.followups.conversation import Conversation
+from qa.text.excerpt import excerpt
 from qa.store.index import IndexBusy
 from qa.answer.pipeline import IndexOverview, Pipeline, clean_question
 from qa.types import Answer, Citation, Filters, Finding, strict_day
@@ -61,7 +61,7 @@ def shorten(text: str, limit: int) -> str:
 def highlight(c: Citation, max_chars: int = ANSWER_CHARS, also: list[tuple[int, int]] = ()) -> str:
     """The passage with the answer span marked, trimmed around it at sentence/word boundaries.
 
-    The window is the one `qa ask` prints (``qa.answer.excerpt``). ``also``: more spans of the same
+    The window is the one `qa ask` prints (``qa.text.excerpt``). ``also``: more spans of the same
     passage to mark (findings that share it); the window then covers them all.
     """
     spans = [(c.answer_start, c.answer_end)] if c.answer_start is not None and c.answer_end is not None else []

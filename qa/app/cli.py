@@ -269,9 +269,9 @@ def format_answer(answer: Answer, color: bool = False, reader: str = "PATH") -> 
     """The view the chat shows too (``qa.app.view``), as text: each finding with its source and passage
     (the span highlighted when ``color``), possible answers, evidence, or the refusal's closest passages.
 
-    Passages go through ``qa.answer.excerpt`` as in the chat, so both show the same words.
+    Passages go through ``qa.text.excerpt`` as in the chat, so both show the same words.
     """
-    from qa.answer.excerpt import excerpt
+    from qa.text.excerpt import excerpt
     from qa.app.view import view
 
     def passage(c, width: int) -> str:

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qa.answer.conversation import Conversation
+from qa.answer.followups.conversation import Conversation
 from qa.answer.pipeline import Pipeline, clean_question
 from qa.util.extras import require
 

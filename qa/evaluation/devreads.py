@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.answer.read import ReadResult
+from qa.answer.reader.read import ReadResult
 from qa.types import Passage
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ are refused turns). Three systems are scored in the same run against the human r
 * ``asked``: the question as asked;
 * ``title``: title substitution, the first pronoun replaced by the article's title (parenthesis
   dropped; "his"/"its"/"their"/"hers" as "Title's"), the baseline quoted in issue #19;
-* ``resolver``: ``qa.answer.conversation.Conversation.resolve``.
+* ``resolver``: ``qa.answer.followups.conversation.Conversation.resolve``.
 
 Numbers: corpus BLEU (sacreBLEU, default settings, one reference), mean token F1 (SQuAD's
 normalisation) and ``worse``: the share of questions whose rewrite has a lower token F1 against
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from qa.answer.conversation import Conversation
+from qa.answer.followups.conversation import Conversation
 from qa.evaluation.squad import f1_score
 from qa.types import Answer, Citation
 

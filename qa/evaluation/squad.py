@@ -162,7 +162,7 @@ def best_threshold(
 
 
 def predict_squad(reader, examples: list[SquadExample], group: int = 64):
-    """Best span text and margin for every example, the reader (``qa.answer.read.Reader``) reading its own context."""
+    """Best span text and margin for every example, the reader (``qa.answer.reader.read.Reader``) reading its own context."""
     texts: dict[str, str] = {}
     margins: dict[str, float] = {}
     for g in range(0, len(examples), group):

@@ -5,7 +5,7 @@ end, as a user asks (``qa.evaluation.devreads``: SQuAD dev, the NewsQA news dev 
 questions over an index without their story). Then:
 
 1. Every candidate span the decision may show (after denials and demands, one per sentence, the
-   reader's best ``SPANS_PER_QUESTION``) is one row of ``qa.answer.calibrate`` features, labelled
+   reader's best ``SPANS_PER_QUESTION``) is one row of ``qa.answer.confidence.calibrate`` features, labelled
    right when it matches a gold answer (span F1 >= 0.5; any span of an unanswerable question is
    wrong). A logistic regression over the rows is the confidence.
 2. Quality is measured honestly by cross-fitting over ``--folds`` groups of whole articles
@@ -58,8 +58,8 @@ class Decided:
 def span_rows(reads, rules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows (features, right, the question's article) of every candidate span the decision may show."""
     from qa.answer.decide import merge_in_articles, span_features
-    from qa.answer.findings import locate, one_per_sentence, screen
-    from qa.answer.polar import is_polar
+    from qa.answer.rules.findings import locate, one_per_sentence, screen
+    from qa.answer.rules.polar import is_polar
     from qa.evaluation.squad import max_over_golds
 
     x, y, g = [], [], []
@@ -80,7 +80,7 @@ def decide_all(reads, calibrator_of, rules) -> list[Decided]:
     """Each read decided by the product's decision with ``calibrator_of(read)`` and every cut-off at 0, so
     the most confident span and every further finding are visible to choose the cut-offs from."""
     from qa.answer.decide import decide
-    from qa.answer.polar import is_polar
+    from qa.answer.rules.polar import is_polar
     from qa.evaluation.squad import max_over_golds
 
     open_rules = replace(rules, answer_cutoff=0.0)
@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{args.reader} is not a question-answering model folder (no config.json)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from qa.answer.calibrate import Calibrator
-    from qa.answer.findings import DecisionRules
-    from qa.answer.verify import fit, fit_isotonic, group_folds
+    from qa.answer.confidence.calibrate import Calibrator
+    from qa.answer.rules.findings import DecisionRules
+    from qa.answer.confidence.verify import fit, fit_isotonic, group_folds
     from qa.evaluation.devreads import read_sets
 
     sets = read_sets(list(paths), paths, cfg, args.reader, cache=args.cache, limit=args.limit)
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     cut = choose_cutoffs(cross, args.goal, args.possible_goal, on="news" if args.news else "squad")
     model = fitted(np.ones(len(y), dtype=bool))
     model.cutoff, model.further_cutoff, model.possible_cutoff = cut["answer"], cut["further"], cut["possible"]
-    from qa.answer.calibrate import UNCALIBRATED
+    from qa.answer.confidence.calibrate import UNCALIBRATED
     from qa.training.reader import recorded_arg
 
     report = {

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.read import fit_questions, pad_batch
+from qa.answer.reader.read import fit_questions, pad_batch
 from qa.evaluation.squad import SquadExample
 from qa.training.reader_data import kept_windows, mixture_key
 from qa.training.reader_settings import TrainSettings

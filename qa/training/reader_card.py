@@ -156,7 +156,7 @@ def calibration_section(cal: dict | None) -> str:
     return f"""
 ## Confidence shown (`calibration.json`)
 The confidence the product shows is not the reader's own: a logistic regression over features of
-retrieval and reading together (`qa/answer/calibrate.py`), fitted by `{meta.get('command', 'qa train-calibrator')}`
+retrieval and reading together (`qa/answer/confidence/calibrate.py`), fitted by `{meta.get('command', 'qa train-calibrator')}`
 on development data only (SQuAD dev over an index of its articles, and the NewsQA news dev fifth over an
 index of all its stories; the news questions over an index without their story only measure). Its
 cut-offs, chosen for the goal "{meta.get('goal', '')}": an answer needs {cal.get('cutoff', float('nan')):.3f},

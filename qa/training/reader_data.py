@@ -10,7 +10,7 @@ import json
 import random
 from dataclasses import asdict, fields
 
-from qa.answer.read import encode
+from qa.answer.reader.read import encode
 from qa.evaluation.squad import SquadExample
 from qa.training.reader_settings import TrainSettings
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.read import READER_META, Reader, pad_batch, read_meta
+from qa.answer.reader.read import READER_META, Reader, pad_batch, read_meta
 from qa.evaluation.squad import SquadExample, best_threshold, evaluate_at, load_squad, margin_auc, predict_squad
 from qa.training.reader_card import model_card
 from qa.training.reader_data import batches, data_position, mixture_key, training_windows

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.answer.read import read_meta
+from qa.answer.reader.read import read_meta
 
 
 @dataclass

@@ -78,7 +78,7 @@ def score(model_dir: Path, examples: list, device: str) -> dict:
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.answer.read import Reader, read_meta
+    from qa.answer.reader.read import Reader, read_meta
     from qa.training.reader_loop import dev_metrics
 
     meta = read_meta(model_dir)
@@ -98,7 +98,7 @@ def news_dev(path: str) -> list:
 
 
 def both_dev_sets(model: Path, a: argparse.Namespace) -> dict:
-    from qa.answer.read import read_meta
+    from qa.answer.reader.read import read_meta
 
     return {"squad_dev": read_meta(model)["dev"], "news_dev": score(model, news_dev(a.news), a.device)}
 
@@ -122,7 +122,7 @@ def stage_student(a, state, deadline) -> dict:
 
 def stage_int8(a, state, deadline) -> dict:
     """The student as the product runs it on a CPU without a GPU: int8 ONNX, against its fp32 dev F1."""
-    from qa.answer.read import Reader, read_meta
+    from qa.answer.reader.read import Reader, read_meta
     from qa.evaluation.squad import load_squad
     from qa.training.reader_loop import dev_metrics
 
@@ -146,7 +146,7 @@ def verdict(state: dict, shipped_f1: float | None) -> dict:
 
 def stage_report(a, state, deadline) -> dict:
     """The summary and the student's export (weights cut into pieces) in ``--out-dir``; never the teacher."""
-    from qa.answer.read import read_meta
+    from qa.answer.reader.read import read_meta
     from qa.config import ROOT
 
     out = Path(a.out_dir)

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.store.chunk import split_sentences
+from qa.text.sentences import split_sentences
 from qa.types import Article
 
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"

@@ -1,4 +1,4 @@
-"""Fit the answer verifier (``qa.answer.verify``) for a reader on SQuAD dev questions.
+"""Fit the answer verifier (``qa.answer.confidence.verify``) for a reader on SQuAD dev questions.
 
 Run as ``qa train-verifier [--reader models/reader] [--dev ../shared/data/squad/dev.json]``.
 The reader reads every dev question's own context; each best span becomes one
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.evaluation.squad import SquadExample, best_threshold, evaluate_at, load_squad, max_over_golds
-from qa.answer.verify import FEATURES, features, fit
+from qa.answer.confidence.verify import FEATURES, features, fit
 
 log = logging.getLogger("qa.training.verifier")
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import roc_auc_score
 
     from qa.config import Settings
-    from qa.answer.read import Reader, read_meta
+    from qa.answer.reader.read import Reader, read_meta
 
     cfg = Settings.from_env()
     p = fit_parser("qa train-verifier", __doc__, str(cfg.reader_model), "verifier.json")
@@ -155,7 +155,7 @@ def update_model_card(folder: Path, model) -> None:
     weights = ", ".join(f"{n} {w:+.2f}" for n, w in zip(model.names, model.coef))
     card += f"""{CARD_SECTION}
 `verifier.json` holds a logistic regression (scikit-learn, L2, C={m['c']}) over the features in
-`qa/answer/verify.py`; its probability that the best span is right (answerable and F1 >= 0.5) is the
+`qa/answer/confidence/verify.py`; its probability that the best span is right (answerable and F1 >= 0.5) is the
 confidence users see, and a span is given only when it clears both the margin threshold above and
 the verifier's cut-off {model.cutoff:.3f}. Fitted on all {m['dev_examples']} dev questions by
 `{m['command'].strip()}`; quality measured by cross-fitting over two halves of the dev articles

@@ -193,7 +193,7 @@ def test_vocabulary_only_tokenizer_is_converted_into_the_cache(arch, tmp_path, m
 def test_foreign_reader_gets_squad2_settings_within_its_positions(arch, tmp_path):
     """No reader.json: 384-token windows, stride 128, null threshold 0 (the SQuAD 2.0 decode), and
     spans stripped of the space SentencePiece and byte-level tokens carry."""
-    from qa.answer.read import Reader
+    from qa.answer.reader.read import Reader
 
     reader = Reader(build(arch, tmp_path / arch, TEXTS), runtime="torch")
     result = reader.read("Where was the bombing?", [ARTICLES[0][1], ARTICLES[1][1]])
@@ -207,7 +207,7 @@ def test_foreign_reader_gets_squad2_settings_within_its_positions(arch, tmp_path
 def test_other_architectures_read_alike_on_every_runtime(arch, tmp_path, monkeypatch):
     """ELECTRA takes token types; MPNet and DistilBERT have no such input. Each exports to ONNX and
     quantizes, and the ONNX readers find the spans torch finds."""
-    from qa.answer.read import Reader
+    from qa.answer.reader.read import Reader
 
     monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path / "cache"))
     folder = build(arch, tmp_path / arch, TEXTS)
@@ -222,7 +222,7 @@ def test_other_architectures_read_alike_on_every_runtime(arch, tmp_path, monkeyp
 def test_window_fits_the_model_positions(tmp_path):
     """RoBERTa's 514 position embeddings hold 512 tokens (ids start after the padding id); a
     tokenizer's own model_max_length is a limit too."""
-    from qa.answer.reader_folder import usable_positions, window_settings
+    from qa.answer.reader.folder import usable_positions, window_settings
 
     (tmp_path / "config.json").write_text(json.dumps(
         {"model_type": "roberta", "max_position_embeddings": 514, "pad_token_id": 1}))
@@ -237,7 +237,7 @@ def test_window_fits_the_model_positions(tmp_path):
 
 
 def test_not_a_qa_model_is_refused_by_name(tmp_path):
-    from qa.answer.reader_folder import check_qa_folder
+    from qa.answer.reader.folder import check_qa_folder
 
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertForMaskedLM"]}))
     with pytest.raises(FileNotFoundError, match="no weights"):

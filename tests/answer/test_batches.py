@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.answer.read import plan_batches
+from qa.answer.reader.read import plan_batches
 
 
 def cost(lengths, plan, call_cost):

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from qa.answer.calibrate import FEATURES, Calibrator, answer_features, normalize_words
+from qa.answer.confidence.calibrate import FEATURES, Calibrator, answer_features, normalize_words
 from qa.answer.decide import decide
-from qa.answer.decode import SpanCandidate
-from qa.answer.findings import DecisionRules
-from qa.answer.read import ReadResult
+from qa.answer.reader.decode import SpanCandidate
+from qa.answer.rules.findings import DecisionRules
+from qa.answer.reader.read import ReadResult
 from qa.types import Chunk, Passage
 
 LIBRARY = "Greyfield library closes. The Greyfield library will close on 12 May for repairs."
@@ -64,7 +64,7 @@ def test_every_finding_must_clear_the_calibrated_bar():
     ans = decide(QUESTION, _passages(), res, rules)
     assert [f.text for f in ans.findings] == ["12 May"] and ans.score == pytest.approx(1 / (1 + np.exp(-4.0)))
     from qa.answer.decide import merge_in_articles, span_features
-    from qa.answer.findings import locate
+    from qa.answer.rules.findings import locate
 
     spans = locate(_passages(), merge_in_articles(_passages(), res), res.null_score)
     assert len(span_features(QUESTION, _passages(), res, spans, spans[0])) == len(FEATURES)
@@ -94,7 +94,7 @@ def test_the_features_see_a_question_whose_verb_the_sentence_does_not_use():
 def test_calibrator_round_trips_beside_the_reader(tmp_path):
     x = np.random.default_rng(0).normal(size=(200, len(FEATURES)))
     y = (x[:, FEATURES.index("article_share")] > 0).astype(int)
-    from qa.answer.verify import fit
+    from qa.answer.confidence.verify import fit
 
     model = fit(x, y, model=Calibrator)
     model.cutoff = 0.4
@@ -109,7 +109,7 @@ def test_isotonic_map_stops_the_top_scores_overclaiming(tmp_path):
     """Right answers level off at 70% however large the margin: the logistic fit alone claims more at the
     top; with the isotonic map (learnt out of fold, by article) it says about what it delivers, and it
     round-trips beside the reader."""
-    from qa.answer.verify import fit, fit_isotonic
+    from qa.answer.confidence.verify import fit, fit_isotonic
 
     rng = np.random.default_rng(1)
     n = 4000

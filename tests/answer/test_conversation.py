@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import need_shared
 
-from qa.answer.conversation import Conversation, key_terms, leans_on_previous
-from qa.answer.terms import bare, content_words
+from qa.answer.followups.conversation import Conversation, key_terms, leans_on_previous
+from qa.text.terms import bare, content_words
 from qa.evaluation import followups as F
 
 BOMBING = "Where did last month's bombing happen?"

@@ -21,7 +21,7 @@ HEAVY = os.environ.get("QA_HEAVY_TESTS") == "1"
 @pytest.mark.slow
 def test_findings_are_most_confident_first_and_none_is_below_the_cut_off(tmp_path, reader_path):
     from qa.answer.decide import decide
-    from qa.answer.read import Reader
+    from qa.answer.reader.read import Reader
     from qa.config import Settings
     from qa.evaluation.devreads import read_set
 

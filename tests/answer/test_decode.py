@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from qa.answer.decode import SpanCandidate, confidence, decode, merge_overlaps, window_spans
+from qa.answer.reader.decode import SpanCandidate, confidence, decode, merge_overlaps, window_spans
 
 NEG = -10.0
 

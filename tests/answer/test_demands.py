@@ -1,6 +1,6 @@
 """What someone asks another to do ("pushing Pakistan to allow …") is not what was agreed, whoever asks."""
 
-from qa.answer.demands import asks_about_directive, demanded_in
+from qa.answer.rules.demands import asks_about_directive, demanded_in
 
 PUSH = "ISLAMABAD: Beijing is pushing Pakistan to allow its own security staff to protect Chinese citizens."
 BEGIN = "China has pushed Pakistan to begin formal negotiations for a joint security management system."

@@ -1,6 +1,6 @@
 """Passages as people read them: whole sentences around the answer, never a cut word."""
 
-from qa.answer.excerpt import excerpt
+from qa.text.excerpt import excerpt
 
 TEXT = (
     "On Monday, the Chinese foreign ministry spokesperson said that Beijing will continue supporting "

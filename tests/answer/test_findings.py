@@ -5,11 +5,11 @@ import dataclasses
 
 import pytest
 
-from qa.answer.calibrate import FEATURES, Calibrator
+from qa.answer.confidence.calibrate import FEATURES, Calibrator
 from qa.answer.decide import decide
-from qa.answer.decode import SpanCandidate
-from qa.answer.findings import DecisionRules, locate, one_per_sentence, screen
-from qa.answer.read import ReadResult
+from qa.answer.reader.decode import SpanCandidate
+from qa.answer.rules.findings import DecisionRules, locate, one_per_sentence, screen
+from qa.answer.reader.read import ReadResult
 from qa.types import Chunk, Passage
 
 QUESTION = "What did Pakistan agree to?"

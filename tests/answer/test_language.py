@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.answer.language import looks_english
+from qa.text.language import looks_english
 
 
 @pytest.mark.parametrize("question", [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.answer.negation import QuestionPredicate, denies
+from qa.answer.rules.negation import QuestionPredicate, denies
 
 AGREE = "What did Pakistan agree to?"
 STEP = ("`They (Chinese) want to bring in their own security,` said one official, who sat in on a recent "

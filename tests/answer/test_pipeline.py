@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, SEED_TITLE, need_shared
-from qa.answer.conversation import Conversation
+from qa.answer.followups.conversation import Conversation
 from qa.evaluation.squad import max_over_golds
 from qa.types import Filters
 
@@ -230,8 +230,8 @@ def test_the_sources_list_shows_an_article_by_its_title(seed_pipeline):
 
 
 def test_a_refused_question_in_another_language_says_only_english_is_read(seed_pipeline, monkeypatch):
-    from qa.answer.language import ONLY_ENGLISH
-    from qa.answer.read import ReadResult
+    from qa.text.language import ONLY_ENGLISH
+    from qa.answer.reader.read import ReadResult
 
     # Whatever the reader makes of it, a refusal of a French or Urdu question says why it may have failed.
     monkeypatch.setattr(seed_pipeline.reader, "read",

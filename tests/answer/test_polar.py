@@ -1,7 +1,7 @@
 """Yes/no questions get evidence (the sentences that bear on them, denials marked), never a span."""
 
 from qa.answer.pipeline import PASTE_CHARS, asked_part
-from qa.answer.polar import best_sentence, evidence, is_polar, key_terms
+from qa.answer.rules.polar import best_sentence, evidence, is_polar, key_terms
 from qa.types import Chunk, Passage
 
 STAFF = "Did Pakistan agree to let Chinese security staff in?"
@@ -76,7 +76,7 @@ def test_the_seed_polar_question_shows_the_denial_and_claims_no_span(seed_pipeli
 
 
 def test_a_pasted_article_is_never_a_follow_up(seed_pipeline):
-    from qa.answer.conversation import Conversation
+    from qa.answer.followups.conversation import Conversation
 
     conv = Conversation()
     seed_pipeline.ask("What did Pakistan agree to?", conversation=conv)

@@ -1,9 +1,9 @@
 """Long questions are cut to the reader's question budget, keeping their end, in one place for
-training and inference (``qa.answer.read.encode``)."""
+training and inference (``qa.answer.reader.read.encode``)."""
 
 import pytest
 
-from qa.answer.read import MAX_QUESTION_TOKENS, encode, fit_questions, question_budget
+from qa.answer.reader.read import MAX_QUESTION_TOKENS, encode, fit_questions, question_budget
 
 
 @pytest.fixture(scope="module")

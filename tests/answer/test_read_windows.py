@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import qa.answer.read as read_module
-from qa.answer.read import Reader
+import qa.answer.reader.read as read_module
+from qa.answer.reader.read import Reader
 
 ANSWER = "Zanzibar"  # a word the fake model "knows" the answer is
 FILLER = "The committee met again on Tuesday and discussed the budget for the coming year. "

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from qa.answer.read import READER_META, Reader
+from qa.answer.reader.read import READER_META, Reader
 
 PARAGRAPH = (
     "The Mill Street bakery was founded in 1921 by Maria Rossi, an immigrant from Naples. "
@@ -227,7 +227,7 @@ def test_tokenizers_windows_match_transformers(reader_path, max_length, stride):
     sequence ids and the question cut must be the same with either tokenizer, token for token."""
     from transformers import AutoTokenizer
 
-    from qa.answer.read import encode
+    from qa.answer.reader.read import encode
     from qa.util.tokenize import FastTokenizer
 
     fast, hf = FastTokenizer.from_dir(reader_path), AutoTokenizer.from_pretrained(str(reader_path))

@@ -3,7 +3,7 @@
 import pytest
 
 from qa.store.index import ArticleMeta
-from qa.answer.sources import display_source, relative_source, source_label
+from qa.text.sources import display_source, relative_source, source_label
 from qa.types import Filters
 
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from qa.answer.decode import SpanCandidate
-from qa.answer.read import ReadResult
-from qa.answer.verify import FEATURES, VerifierModel, features, fit, question_type, type_fits
+from qa.answer.reader.decode import SpanCandidate
+from qa.answer.reader.read import ReadResult
+from qa.answer.confidence.verify import FEATURES, VerifierModel, features, fit, question_type, type_fits
 
 PASSAGE = ("An official said Pakistan had not agreed to such a step so far. "
            "In a statement, the ministry said both sides agreed to develop a joint strategy.")

@@ -242,7 +242,7 @@ def test_ask_takes_corpus_as_a_flag_too(tmp_path):
 
 
 def test_a_refused_question_in_french_says_only_english_is_read(seed_settings):
-    from qa.answer.language import ONLY_ENGLISH
+    from qa.text.language import ONLY_ENGLISH
 
     r = qa("ask", "Qu'est-ce que le Pakistan a accepté ?", "--json", "--index-dir", seed_settings.index_dir)
     assert r.returncode == 0, r.stderr

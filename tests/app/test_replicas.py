@@ -48,7 +48,7 @@ def replicated(tmp_path_factory, reader_path):
 
 @pytest.mark.slow
 def test_replicas_answer_exactly_as_one_process(replicated):
-    from qa.answer.conversation import Conversation
+    from qa.answer.followups.conversation import Conversation
 
     one, front = replicated
     assert len(front.replica_pids()) == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.evaluation import metrics as M
-from qa.answer.decode import SpanCandidate
+from qa.answer.reader.decode import SpanCandidate
 from qa.evaluation.evaluate import (
     EvalQuestion,
     confidence_sweep,
@@ -20,7 +20,7 @@ from qa.evaluation.evaluate import (
     run_end_to_end,
 )
 from qa.evaluation.metrics import EvalResult
-from qa.answer.read import ReadResult
+from qa.answer.reader.read import ReadResult
 from qa.app.cli import eval_arguments
 from qa.evaluation.report import PLOTS, render_markdown, write_report
 from qa.evaluation.squad import SquadExample, evaluate_at, predict_squad
@@ -314,7 +314,7 @@ def e2e_answers() -> dict[str, Answer]:
 
 
 class FakeReader:
-    """Stands in for qa.answer.read.Reader: fixed spans and scores per question, no model."""
+    """Stands in for qa.answer.reader.read.Reader: fixed spans and scores per question, no model."""
 
     def __init__(self, spans: dict[str, tuple[str, float]], threshold: float = 2.0) -> None:
         self.spans, self.null_threshold, self.loaded, self.calls = spans, threshold, False, []
@@ -583,7 +583,7 @@ def test_json_has_no_infinities(tmp_path):
 def test_reader_only_leaves_the_end_to_end_calibrator_out(tmp_path, capsys, reader_path):
     """The shipped calibration.json scores retrieval features too; over a gold context alone it would
     refuse everything, so reader-only decides without it (as the dev scores in the README do)."""
-    from qa.answer.read import Reader
+    from qa.answer.reader.read import Reader
     from qa.config import Settings
 
     assert (reader_path / "calibration.json").exists()

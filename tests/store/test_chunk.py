@@ -2,7 +2,8 @@
 
 import pytest
 
-from qa.store.chunk import Chunker, split_sentences
+from qa.store.chunk import Chunker
+from qa.text.sentences import split_sentences
 from qa.types import Article
 
 

@@ -78,7 +78,7 @@ def _args(tmp_path, student, teacher, out, run):
 
 def test_train_reader_with_a_teacher_of_another_tokenizer_caches_its_logits_and_exports_a_student(
         tmp_path, tiny_pair, monkeypatch):
-    from qa.answer.read import Reader
+    from qa.answer.reader.read import Reader
     from qa.training import distill
     from qa.training.reader import main
 

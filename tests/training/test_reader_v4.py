@@ -44,7 +44,7 @@ def _run(tmp_path, tiny, *more):
 
 
 def test_the_gpu_script_runs_every_stage_on_tiny_models_and_continues_after_a_cut(tmp_path, tiny, capsys):
-    from qa.answer.read import Reader
+    from qa.answer.reader.read import Reader
 
     assert _run(tmp_path, tiny, "--stop-before", "student") == 0
     state = json.loads((tmp_path / "run" / "v4.json").read_text())

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from qa.answer.read import Reader
+from qa.answer.reader.read import Reader
 from qa.training.verifier import main
 
 ARTICLES = {
@@ -80,7 +80,7 @@ def test_train_calibrator_writes_a_cross_fitted_isotonic_calibration(tmp_path, r
     per article, there being fewer than ten), and the reader then shows its probabilities."""
     import numpy as np
 
-    from qa.answer.calibrate import Calibrator
+    from qa.answer.confidence.calibrate import Calibrator
     from qa.training.calibrator import main as calibrate
 
     monkeypatch.setenv("QA_UPLOADS", str(tmp_path / "uploads"))

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.answer.terms import AUXILIARIES, PRONOUNS, STOP_WORDS, WH_WORDS, words
+from qa.text.terms import AUXILIARIES, PRONOUNS, STOP_WORDS, WH_WORDS, words
 
 MAX_NAME_WORDS = 7  # a longer title is a headline, not a name ("Beijing pushing Islamabad on joint ...")
 _PARENS = re.compile(r"\s*\(([^)]*)\)")

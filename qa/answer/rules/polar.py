@@ -7,7 +7,7 @@ No span is a yes or a no. So a polar question (one that starts with an
 auxiliary: did, does, is, was, can, has, will, …) gets *evidence*: the
 sentences of the retrieved passages that hold most of the question's key
 terms, each marked when it denies the question's predicate (the rule of
-``qa.answer.negation``), with the key terms located for highlighting. The
+``qa.answer.rules.negation``), with the key terms located for highlighting. The
 user reads them and decides; the product claims nothing it cannot know.
 
 A sentence is evidence when it holds at least half of the question's key
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.answer.negation import QuestionPredicate
-from qa.answer.terms import AUXILIARIES, STOP_WORDS, WH_WORDS, bare, same_word, stem, words
-from qa.store.chunk import split_sentences
+from qa.answer.rules.negation import QuestionPredicate
+from qa.text.terms import AUXILIARIES, STOP_WORDS, WH_WORDS, bare, same_word, stem, words
+from qa.text.sentences import split_sentences
 from qa.types import Passage
 
 POLAR_STARTS = frozenset(AUXILIARIES - {"be", "been", "being", "done", "having"})

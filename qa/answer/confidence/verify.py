@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.store.chunk import split_sentences
-from qa.answer.negation import denies
-from qa.answer.terms import content_stems
+from qa.text.sentences import split_sentences
+from qa.answer.rules.negation import denies
+from qa.text.terms import content_stems
 from qa.util.atomic import atomic_write_text
 
 VERIFIER_FILE = "verifier.json"

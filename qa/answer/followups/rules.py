@@ -1,6 +1,6 @@
 """The rewriting rules of follow-up questions, as pure functions of the question and what came before.
 
-``qa.answer.conversation`` keeps the turns; this module only reads strings. Each rule earned its
+``qa.answer.followups.conversation`` keeps the turns; this module only reads strings. Each rule earned its
 place on the development part of CANARD dev (first 245 conversations, 1,707 questions; see
 ``qa.evaluation.followups``). Measured by taking the rule out of the final resolver (50.15 BLEU,
 73 questions (4.3%) worse than as asked on that part):
@@ -48,8 +48,8 @@ import re
 import unicodedata
 from typing import Sequence
 
-from qa.answer.entities import PRONOUN_GROUPS, Referents
-from qa.answer.terms import AUXILIARIES, IRREGULAR, PRONOUNS, STOP_WORDS, WH_WORDS, Word, bare, content_words, words
+from qa.answer.followups.entities import PRONOUN_GROUPS, Referents
+from qa.text.terms import AUXILIARIES, IRREGULAR, PRONOUNS, STOP_WORDS, WH_WORDS, Word, bare, content_words, words
 
 DO_AUX = frozenset("do does did will would can could should shall may might must".split())
 BE_AUX = frozenset("is are was were".split())

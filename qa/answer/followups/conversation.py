@@ -2,7 +2,7 @@
 
 A ``Conversation`` keeps the previous turns and, optionally, the ``topic`` it opened on (an
 article's title). ``resolve`` decides whether a new question leans on what came before and, if
-so, how to answer it. The rules, in the order they are tried (``qa.answer.followup_rules``, which
+so, how to answer it. The rules, in the order they are tried (``qa.answer.followups.rules``, which
 gives each one's CANARD number):
 
 * **A bare question word** — "Why?", "When?", "How?": the previous question's question word is
@@ -13,7 +13,7 @@ gives each one's CANARD number):
   the new thing, put in place of its subject ("What did the army say about the attack?" -> "What
   did the police say about the attack?").
 * **Pronouns** — he, she, it, they, him, her, them, his, its, their: the first one is replaced by
-  what it stands for (``qa.answer.entities``): the title of the article the previous answer came
+  what it stands for (``qa.answer.followups.entities``): the title of the article the previous answer came
   from when that title is a name (not a headline), or the conversation's topic, checked for
   gender and number; else a person of that gender named in the recent turns ("Where was he
   born?" -> "Where was Neil Diamond born?"). "What happened in 1985?" asks about the title too.
@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from qa.answer.entities import Entity, Referents, names_in, person_entity, pronoun_evidence, title_entity
-from qa.answer.followup_rules import leans_on_previous, rewrite
-from qa.answer.terms import LIGHT_WORDS, bare, content_words
+from qa.answer.followups.entities import Entity, Referents, names_in, person_entity, pronoun_evidence, title_entity
+from qa.answer.followups.rules import leans_on_previous, rewrite
+from qa.text.terms import LIGHT_WORDS, bare, content_words
 from qa.types import Answer
 
 __all__ = ["Conversation", "ResolvedQuestion", "Turn", "key_terms", "leans_on_previous"]

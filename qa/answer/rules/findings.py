@@ -3,13 +3,13 @@
 A question often has several answers in the articles ("What did Pakistan agree
 to?": three things, in three sentences). The reader scores many spans; the
 rules here say which of them can be findings. How sure the product is of each
-(``qa.answer.calibrate``) then orders and cuts them (``qa.answer.decide``):
+(``qa.answer.confidence.calibrate``) then orders and cuts them (``qa.answer.decide``):
 nothing here reads the reader's own scores, so a new reader changes no rule.
 
-1. ``denial``: a span whose sentence denies the question (``qa.answer.negation``)
+1. ``denial``: a span whose sentence denies the question (``qa.answer.rules.negation``)
    is never a finding.
 2. ``demands``: nor is what someone asks another to do ("pushing Pakistan to
-   allow …" for "What did Pakistan agree to?", ``qa.answer.demands``).
+   allow …" for "What did Pakistan agree to?", ``qa.answer.rules.demands``).
 3. One span per sentence: the most confident one (a sentence says one thing).
 4. ``same_topic``: a finding from another article than the first finding's must
    be about what the question is about: its title and retrieved passages hold at
@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from qa.answer.decode import SpanCandidate
-from qa.answer.demands import demanded_in
-from qa.answer.negation import QuestionPredicate
-from qa.answer.terms import content_stems
-from qa.store.chunk import split_sentences
+from qa.answer.reader.decode import SpanCandidate
+from qa.answer.rules.demands import demanded_in
+from qa.answer.rules.negation import QuestionPredicate
+from qa.text.terms import content_stems
+from qa.text.sentences import split_sentences
 from qa.types import Passage
 
 
@@ -38,7 +38,7 @@ class DecisionRules:
     """The switches of the decision (every rule can be turned off) and its sizes.
 
     The cut-offs are not here: they are fitted with the reader and stored beside it
-    (``qa.answer.calibrate.Cutoffs``); ``answer_cutoff`` only overrides the stored one.
+    (``qa.answer.confidence.calibrate.Cutoffs``); ``answer_cutoff`` only overrides the stored one.
     """
 
     polar: bool = True  # a yes/no question gets the sentences that bear on it, not a span

@@ -8,7 +8,7 @@ model over features of the whole answer:
 
 * reading: the span's margin over the null score, its length, how much of the
   question its sentence holds, whether it is the kind of thing the question
-  word asks for (``qa.answer.verify``);
+  word asks for (``qa.answer.confidence.verify``);
 * retrieval: the passage's rank, its dense and BM25 ranks, its fused score;
 * topic: the share of the question's key terms that the article's title and
   passage hold (an article that does not mention what the question is about
@@ -45,9 +45,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from qa.answer.negation import QuestionPredicate
-from qa.answer.terms import content_stems, same_word, word_stems
-from qa.answer.verify import VerifierModel, question_type, sentence_around, type_fits
+from qa.answer.rules.negation import QuestionPredicate
+from qa.text.terms import content_stems, same_word, word_stems
+from qa.answer.confidence.verify import VerifierModel, question_type, sentence_around, type_fits
 from qa.types import Passage
 
 CALIBRATION_FILE = "calibration.json"

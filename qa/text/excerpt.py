@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.store.chunk import split_sentences
+from qa.text.sentences import split_sentences
 
 
 @dataclass(frozen=True)

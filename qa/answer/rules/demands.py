@@ -4,7 +4,7 @@ Asked "What did Pakistan agree to?", a reader matches "Pakistan" and a verb
 phrase and answers "allow its own security staff" from "Beijing is pushing
 Pakistan to allow its own security staff": Beijing's demand, the opposite of an
 answer. Asked the follow-up "What did China agree to?", the same span is what
-China demands, not what it agreed to. Like a denial (``qa.answer.negation``), a
+China demands, not what it agreed to. Like a denial (``qa.answer.rules.negation``), a
 demand is never a finding.
 
 The rule: a span is *demanded* when, in its sentence, it starts in the clause
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 
-from qa.answer.negation import QuestionPredicate, negated_at
-from qa.answer.terms import same_word, stem, words
+from qa.answer.rules.negation import QuestionPredicate, negated_at
+from qa.text.terms import same_word, stem, words
 
 DIRECTIVES = frozenset(stem(w) for w in (
     "push", "urge", "press", "ask", "want", "demand", "call", "pressure", "force", "request", "insist", "prod",

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.answer.terms import AUXILIARIES, STOP_WORDS, WH_WORDS, Word, bare, same_word, stem, words
+from qa.text.terms import AUXILIARIES, STOP_WORDS, WH_WORDS, Word, bare, same_word, stem, words
 
 NEGATORS = frozenset("not no never none nothing nobody neither nor cannot without nowhere".split())
 SUBJECT_NEGATORS = frozenset("neither nor nobody none nothing".split())

@@ -1,7 +1,7 @@
 """Words of questions and sentences: tokens with offsets, stems, and the small word lists the
 answer logic needs (question words, auxiliaries, pronouns, stop words).
 
-Kept apart from ``qa.answer.negation`` and ``qa.answer.conversation`` so both read words the same way.
+Kept apart from ``qa.answer.rules.negation`` and ``qa.answer.followups.conversation`` so both read words the same way.
 News text writes apostrophes as ', ’ or ` ("Beijing`s"); all three count as one.
 """
 

@@ -2,7 +2,7 @@
 
 Every window of every passage goes through the model: on ONNX Runtime one window per call (int8
 by default, exported from the shipped weights on first use), on torch in batches cut to waste
-little on padding. Decoding (``qa.answer.decode``) ranks spans on raw logit sums across passages
+little on padding. Decoding (``qa.answer.reader.decode``) ranks spans on raw logit sums across passages
 and decides no-answer against the null score with the threshold stored beside the model.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer.decode import SpanCandidate, confidence, decode
-from qa.answer.reader_folder import check_qa_folder, usable_positions, uses_token_types, window_settings
+from qa.answer.reader.decode import SpanCandidate, confidence, decode
+from qa.answer.reader.folder import check_qa_folder, usable_positions, uses_token_types, window_settings
 from qa.util.onnx import READER_RUNTIMES, Runtime, auto_reader_runtime, check_runtime, load_model
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,8 @@ class ReadResult:
     threshold: float
     texts: list[str] = field(default_factory=list)  # passage texts, for span text
     question: str = ""
-    verifier: Any = None  # qa.answer.verify.VerifierModel stored with the reader, if any
-    calibrator: Any = None  # qa.answer.calibrate.Calibrator stored with the reader, if any
+    verifier: Any = None  # qa.answer.confidence.verify.VerifierModel stored with the reader, if any
+    calibrator: Any = None  # qa.answer.confidence.calibrate.Calibrator stored with the reader, if any
 
     @property
     def best(self) -> SpanCandidate | None:
@@ -57,7 +57,7 @@ class ReadResult:
         margin = cand.score - self.null_score
         if self.verifier is None:
             return confidence(margin, self.threshold)
-        from qa.answer.verify import features
+        from qa.answer.confidence.verify import features
 
         x = features(self.question, self.texts[cand.passage], cand.start, cand.end, cand.score, self.null_score)
         return float(self.verifier.probability(x)[0])
@@ -358,8 +358,8 @@ class Reader:
         if path.exists():
             check_qa_folder(path)
         self._fill_defaults(read_meta(path), usable_positions(path))
-        from qa.answer.calibrate import Calibrator
-        from qa.answer.verify import VerifierModel
+        from qa.answer.confidence.calibrate import Calibrator
+        from qa.answer.confidence.verify import VerifierModel
 
         self.verifier = _load_fit(VerifierModel, path)
         self.calibrator = _load_fit(Calibrator, path)
