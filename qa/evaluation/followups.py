@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 from qa.answer.followups.conversation import Conversation
 from qa.evaluation.squad import f1_score
 from qa.types import Answer, Citation
+from qa.util.atomic import atomic_write_text
 
 DEVELOPMENT_CONVERSATIONS = 245  # of canard_dev's 490: the rules were tuned on these, never on the rest
 NO_ANSWER = frozenset({"i don't know.", "cannotanswer"})  # QuAC's unanswerable turns, as CANARD writes them
@@ -193,11 +194,9 @@ def write_outputs(out_dir: Path, records: Sequence[CanardRecord], resolved: Sequ
     """``followups.jsonl``: one {"question", "rewrite"} per record, in input order."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "followups.jsonl"
-    tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r, text in zip(records, resolved):
-            f.write(json.dumps({"question": r.question, "rewrite": text}, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    lines = (json.dumps({"question": r.question, "rewrite": text}, ensure_ascii=False) + "\n"
+             for r, text in zip(records, resolved))
+    atomic_write_text(path, "".join(lines))
     return path
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import random
-import shutil
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -19,6 +17,7 @@ from qa.evaluation.squad import SquadExample, best_threshold, evaluate_at, load_
 from qa.training.reader_card import model_card
 from qa.training.reader_data import batches, data_position, mixture_key, training_windows
 from qa.training.reader_settings import TrainSettings, parent_meta, repo_path, repo_relative
+from qa.util.atomic import atomic_write_folder, atomic_write_with
 
 log = logging.getLogger("qa.training.reader")
 
@@ -67,32 +66,19 @@ class TimeBudget:
         return time.time() >= self.deadline - self.reserve
 
 
-def _atomic_save(obj, path: Path) -> None:
-    import torch
-
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def export(model, tokenizer, settings: TrainSettings, meta: dict) -> None:
     """Write the model folder next to ``out`` and swap it in, so a crash leaves the old one."""
     import torch
 
-    out = Path(repo_path(settings.out))
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     half = copy.deepcopy(model).to("cpu", torch.float16)
-    half.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    (tmp / READER_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    (tmp / "README.md").write_text(model_card(meta), encoding="utf-8")
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+
+    def write(tmp: Path) -> None:
+        half.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / READER_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(model_card(meta), encoding="utf-8")
+
+    atomic_write_folder(Path(repo_path(settings.out)), write)
 
 
 
@@ -219,17 +205,15 @@ def train(settings: TrainSettings, command: str, threads: int, stop_after: int =
         budget.begin(state)
 
     def checkpoint() -> None:
-        _atomic_save(
-            {
-                "settings": asdict(settings),
-                "model": model.state_dict(),
-                "optim": optim.state_dict(),
-                "sched": sched.state_dict(),
-                "state": state,
-                "torch_rng": torch.get_rng_state(),
-            },
-            ckpt_path,
-        )
+        payload = {
+            "settings": asdict(settings),
+            "model": model.state_dict(),
+            "optim": optim.state_dict(),
+            "sched": sched.state_dict(),
+            "state": state,
+            "torch_rng": torch.get_rng_state(),
+        }
+        atomic_write_with(ckpt_path, lambda tmp: torch.save(payload, tmp))
 
     def record(entry: dict) -> None:
         with open(log_path, "a", encoding="utf-8") as f:

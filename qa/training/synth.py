@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import random
 import re
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from qa.text.sentences import split_sentences
 from qa.types import Article
+from qa.util.atomic import atomic_write_text
 
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
            "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
@@ -216,9 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"question {c.id}: answer {c.answer!r} is not at offset {c.answer_start}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(to_squad(items), ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    atomic_write_text(out, json.dumps(to_squad(items), ensure_ascii=False) + "\n")
     n_no = sum(not c.answer for c in items)
     print(f"wrote {len(items)} questions ({n_no} unanswerable) to {out}", file=sys.stderr)
     return 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from qa.util.atomic import temporary_sibling
+from qa.util.atomic import publish, temporary_sibling
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def extract(parts: list[Part], target: Path) -> Path:
         sizes = {p.path.name: p.path.stat().st_size for p in parts}
         (model / MANIFEST).write_text(json.dumps({"model": MODEL_NAME, "parts": sizes}, indent=2) + "\n")
         shutil.rmtree(target, ignore_errors=True)
-        os.replace(model, target)
+        publish(model, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target

@@ -23,6 +23,7 @@ import numpy as np
 
 from qa.evaluation.squad import SquadExample, best_threshold, evaluate_at, load_squad, max_over_golds
 from qa.answer.confidence.verify import FEATURES, features, fit
+from qa.util.atomic import atomic_write_text
 
 log = logging.getLogger("qa.training.verifier")
 
@@ -169,9 +170,7 @@ the verifier's cut-off {model.cutoff:.3f}. Fitted on all {m['dev_examples']} dev
 
 Weights (standardised features): {weights}.
 """
-    tmp = card_path.with_suffix(".tmp")
-    tmp.write_text(card, encoding="utf-8")
-    tmp.replace(card_path)
+    atomic_write_text(card_path, card)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
-from qa.util.atomic import atomic_write_text
+from qa.util.atomic import atomic_write_text, publish
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def cached_model(model_dir: str | Path, kind: str, int8: bool, export: Callable[
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
             built = _build(Path(tmp), export, int8, exclude)
-            os.replace(built, target)
+            publish(built, target)
         return target
     except OSError as exc:
         log.warning("cannot cache the ONNX model in %s (%s): building it in memory", target.parent, exc)

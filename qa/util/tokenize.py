@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+
+from qa.util.atomic import publish
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def save_converted(tok: Any, target: Path) -> bool:
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as tmp:
             tok.save_pretrained(str(Path(tmp) / "t"))
             try:
-                os.replace(Path(tmp) / "t", target)
+                publish(Path(tmp) / "t", target)
             except OSError:  # another process converted it first
                 pass
     except OSError as exc:
