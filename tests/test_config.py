@@ -69,3 +69,19 @@ def test_reader_runtime_auto_is_int8_only_with_int8_dot_products(monkeypatch):
     monkeypatch.setattr(onnx, "fast_int8", lambda: False)
     assert Reader("models/reader").runtime == "onnx"
     assert Reader("models/reader", runtime="torch").runtime == "torch"
+
+
+def test_vector_settings_come_from_their_variables_and_keep_the_token_private():
+    from qa.config import VectorConfig
+
+    assert Settings.from_env({}).vectors == VectorConfig()
+    env = {"QA_VECTOR_STORE": " Milvus", "QA_FAISS_EXACT_MAX": "0", "QA_FAISS_INDEX": "hnsw", "QA_FAISS_NPROBE": "4",
+           "QA_FAISS_EF_SEARCH": "64", "QA_FAISS_HNSW_M": "16", "QA_MILVUS_URI": "http://db:19530",
+           "QA_MILVUS_COLLECTION": "news", "QA_MILVUS_TOKEN": "user:secret"}
+    s = Settings.from_env(env)
+    assert s.vectors == VectorConfig(store="milvus", faiss_exact_max=0, faiss_index="hnsw", faiss_nprobe=4,
+                                     faiss_ef_search=64, faiss_hnsw_m=16, milvus_uri="http://db:19530",
+                                     milvus_collection="news", milvus_token="user:secret")
+    assert "secret" not in repr(s) and "secret" not in repr(s.vectors)
+    with pytest.raises(ValueError, match="QA_FAISS_NPROBE='0': must be a positive number"):
+        Settings.from_env({"QA_FAISS_NPROBE": "0"})

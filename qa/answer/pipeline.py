@@ -22,7 +22,6 @@ from qa.store.builder import IndexBuilder
 from qa.store.embed import Embedder
 from qa.answer.rules.findings import DecisionRules
 from qa.store.index import IndexData, IndexStore
-from qa.store.vectors import VectorConfig
 from qa.answer.reader.read import Reader, ReadResult
 from qa.answer.retrieve import HybridRetriever
 from qa.text.sources import source_label
@@ -67,8 +66,8 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None, threads: int | None = None) -> None:
         self.settings = settings or Settings.from_env()
         s = self.settings
-        self.store = IndexStore(s.index_dir, vectors=VectorConfig.from_settings(s))  # the writer's (builder)
-        self._reads = IndexStore(s.index_dir, vectors=VectorConfig.from_settings(s))  # answering's: never the writer's
+        self.store = IndexStore(s.index_dir, vectors=s.vectors)  # the writer's (builder)
+        self._reads = IndexStore(s.index_dir, vectors=s.vectors)  # answering's: never the writer's
         self.threads = threads
         self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=_embed_runtime(s),
                                  threads=threads)

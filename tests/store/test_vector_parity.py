@@ -170,7 +170,7 @@ def seed_pipelines(tmp_path_factory, reader_path):
     dawn = need_shared("news", "dawn_pakistan_15.json")
     pipes = {}
     for kind in STORES:
-        s = Settings.from_env({}).with_overrides(corpus=(CORPUS, dawn), reader_model=reader_path, vector_store=kind,
+        s = Settings.from_env({}).with_overrides(corpus=(CORPUS, dawn), reader_model=reader_path, vectors=STORES[kind],
                                                  index_dir=tmp_path_factory.mktemp(f"seed-{kind}"))
         pipes[kind] = Pipeline(s)
         report = pipes[kind].index(progress=False)

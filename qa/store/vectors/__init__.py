@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.store.vectors.base import (FAISS_INDEXES, STORES, ChunkMeta, Drift, UnreadableStore, VectorConfig,
-                                   VectorSource, VectorStore, VectorStoreError, VectorStoreUnavailable, choice,
-                                   chunk_key, chunk_keys, chunk_metas, day_number)
+from qa.config import FAISS_INDEXES, VECTOR_STORES, VectorConfig
+from qa.store.vectors.base import (ChunkMeta, Drift, UnreadableStore, VectorSource, VectorStore, VectorStoreError,
+                                   VectorStoreUnavailable, choice, chunk_key, chunk_keys, chunk_metas, day_number)
 
-__all__ = ["STORES", "ChunkMeta", "Drift", "UnreadableStore", "VectorConfig", "VectorSource", "VectorStore",
+__all__ = ["VECTOR_STORES", "ChunkMeta", "Drift", "UnreadableStore", "VectorConfig", "VectorSource", "VectorStore",
            "VectorStoreError", "VectorStoreUnavailable", "build_store", "chunk_key", "chunk_keys", "chunk_metas",
            "day_number", "open_store", "parse_setting", "retire_previous", "store_class", "vectors_moved"]
 
@@ -22,7 +22,7 @@ FAISS_ENTRY = {"store": "faiss", "file": "dense.faiss", "factory": "Flat", "sear
 
 
 def store_class(kind: str) -> type[VectorStore]:
-    """The ``VectorStore`` implementation named ``kind`` (one of ``STORES``), imported on first use."""
+    """The ``VectorStore`` implementation named ``kind`` (one of ``VECTOR_STORES``), imported on first use."""
     if kind == "faiss":
         from qa.store.vectors.faiss_store import FaissVectorStore
 
@@ -37,13 +37,13 @@ def store_class(kind: str) -> type[VectorStore]:
         from qa.store.vectors.milvus_store import MilvusVectorStore
 
         return MilvusVectorStore
-    raise VectorStoreError(f"unknown vector store {kind!r}: expected one of {', '.join(STORES)}")
+    raise VectorStoreError(f"unknown vector store {kind!r}: expected one of {', '.join(VECTOR_STORES)}")
 
 
 def parse_setting(name: str, raw: str) -> str:
-    """A vector setting's value from its environment text (``qa.config``), or a one-line error."""
-    if name == "vector_store":
-        return choice(raw, STORES)
+    """A ``VectorConfig`` field's value from its environment text (``qa.config``), or a one-line error."""
+    if name == "store":
+        return choice(raw, VECTOR_STORES)
     if name == "faiss_index":
         return choice(raw, FAISS_INDEXES)
     if name in ("milvus_uri", "milvus_collection"):
@@ -64,7 +64,7 @@ def open_store(version: Path, entry: dict | None, config: VectorConfig | None, k
     """The store a version recorded (a manifest without an entry is an exact FAISS index)."""
     entry = entry or FAISS_ENTRY
     kind = entry.get("store", "faiss")
-    if kind not in STORES:
+    if kind not in VECTOR_STORES:
         raise VectorStoreError(f"{version.name} was written with the {kind!r} vector store, which this version "
                                "of qa does not know")
     return store_class(kind).open(version, entry, config, keys, metadata)
@@ -82,6 +82,6 @@ def vectors_moved(entry: dict | None, config: VectorConfig, root: Path) -> str:
 
 def retire_previous(previous: dict | None, current: VectorStore, root: Path, config: VectorConfig) -> None:
     """After the switch: let the replaced version's store drop what only it used (best effort)."""
-    if not previous or previous.get("store", "faiss") not in STORES:
+    if not previous or previous.get("store", "faiss") not in VECTOR_STORES:
         return
     store_class(previous.get("store", "faiss")).retire(previous, current, root, config)

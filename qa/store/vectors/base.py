@@ -14,16 +14,14 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
+from qa.config import VectorConfig
 from qa.types import Chunk, Filters, article_day
-
-STORES = ("faiss", "milvus")
-FAISS_INDEXES = ("ivf", "hnsw")
 
 
 class VectorStoreError(ValueError):
@@ -65,35 +63,6 @@ class ChunkMeta:
     def day(self) -> int:
         """The date as yyyymmdd, 0 when undated: an integer a database can compare."""
         return day_number(self.date)
-
-
-@dataclass(frozen=True)
-class VectorConfig:
-    """How vectors are stored and searched; built from ``Settings`` (see ``qa.config``)."""
-
-    store: str = "faiss"  # which implementation writes new versions
-    faiss_exact_max: int = 200_000  # up to this many vectors: exact IndexFlatIP; above: ``faiss_index``
-    faiss_index: str = "ivf"  # ivf | hnsw
-    faiss_nprobe: int | None = None  # None: by size (see faiss_store.ivf_nprobe)
-    faiss_ef_search: int | None = None  # None: 128
-    faiss_hnsw_m: int = 32
-    milvus_uri: str = ""  # empty: milvus.db (milvus-lite) in the index root folder
-    milvus_collection: str = ""  # empty: derived from the index folder
-    milvus_token: str = field(default="", repr=False)  # never written to a manifest
-
-    def __post_init__(self) -> None:
-        if self.store not in STORES:
-            raise VectorStoreError(f"unknown vector store {self.store!r}: expected one of {', '.join(STORES)}")
-        if self.faiss_index not in FAISS_INDEXES:
-            raise VectorStoreError(f"unknown FAISS index {self.faiss_index!r}: expected ivf or hnsw")
-
-    @classmethod
-    def from_settings(cls, settings) -> "VectorConfig":
-        return cls(store=settings.vector_store, faiss_exact_max=settings.faiss_exact_max,
-                   faiss_index=settings.faiss_index, faiss_nprobe=settings.faiss_nprobe,
-                   faiss_ef_search=settings.faiss_ef_search, faiss_hnsw_m=settings.faiss_hnsw_m,
-                   milvus_uri=settings.milvus_uri, milvus_collection=settings.milvus_collection,
-                   milvus_token=settings.milvus_token)
 
 
 @dataclass
@@ -214,7 +183,7 @@ class VectorStore(ABC):
 
     @property
     def ntotal(self) -> int:
-        """FAISS's name for ``count()``, for callers of the old ``IndexData.dense``."""
+        """FAISS's name for ``count()``."""
         return self.count()
 
     def rows_problem(self, rows: int) -> str:
