@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from qa.evaluation.squad import max_over_golds, normalize_answer, squad_metrics
+from qa.evaluation.squad import max_over_golds, squad_metrics
+from qa.text.normalize import normalize_answer
 
 QUESTION_WORDS = ("who", "what", "when", "where", "which", "how many", "how much", "how", "why", "other")
 STAGES = ("retrieve", "read", "total")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import collections
 import gzip
 import json
-import re
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from qa.text.normalize import normalize_answer, normalize_words
 
 
 @dataclass
@@ -66,20 +66,8 @@ def read_squad_json(path: str | Path) -> dict:
 
 # --- official SQuAD 2.0 evaluation (evaluate-v2.0.py) -----------------------
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCT = set(string.punctuation)
-
-
-def normalize_answer(s: str) -> str:
-    """Lower text and remove punctuation, articles and extra whitespace."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
-    s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
-
-
 def _tokens(s: str) -> list[str]:
-    return normalize_answer(s).split() if s else []
+    return normalize_words(s) if s else []
 
 
 def exact_match(prediction: str, gold: str) -> int:

@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.evaluation.squad import SquadExample, normalize_answer
+from qa.evaluation.squad import SquadExample
+from qa.text.normalize import normalize_answer
 
 SOURCES = {
     "squad11": "qa_train/squad11_train.json.gz",

@@ -34,7 +34,8 @@ import random
 import re
 from dataclasses import dataclass
 
-from qa.evaluation.squad import SquadExample, normalize_answer
+from qa.evaluation.squad import SquadExample
+from qa.text.normalize import normalize_answer
 
 MONTHS = ("January February March April May June July August September October November December").split()
 _MONTH = re.compile(r"\b(?:" + "|".join(MONTHS) + r")\b")

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from qa.answer.confidence.calibrate import FEATURES, Calibrator, answer_features, normalize_words
+from qa.answer.confidence.calibrate import FEATURES, Calibrator, answer_features
+from qa.text.normalize import normalize_words
 from qa.answer.decide import decide
 from qa.answer.reader.decode import SpanCandidate
 from qa.answer.rules.findings import DecisionRules

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from qa.evaluation.squad import best_threshold, evaluate_at, load_squad, max_over_golds, normalize_answer, squad_metrics
+from qa.evaluation.squad import best_threshold, evaluate_at, load_squad, max_over_golds, squad_metrics
+from qa.text.normalize import normalize_answer
 
 
 def test_normalisation_follows_the_official_script():

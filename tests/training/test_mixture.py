@@ -7,7 +7,8 @@ import random
 import pytest
 
 from qa.training.mixture import add_other_paragraph_negatives, build_mixture, load_articles, near_miss_paragraph, parse_mix
-from qa.evaluation.squad import SquadExample, normalize_answer
+from qa.evaluation.squad import SquadExample
+from qa.text.normalize import normalize_answer
 
 PARAS = [
     "The Seine flows through Paris. Paris is the capital of France.",

@@ -37,8 +37,6 @@ A reader with no calibration shows its own probability, marked uncalibrated.
 from __future__ import annotations
 
 import math
-import re
-import string
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -46,6 +44,7 @@ from typing import ClassVar
 import numpy as np
 
 from qa.answer.rules.negation import QuestionPredicate
+from qa.text.normalize import normalize_words
 from qa.text.terms import content_stems, same_word, word_stems
 from qa.answer.confidence.verify import VerifierModel, question_type, sentence_around, type_fits
 from qa.types import Passage
@@ -164,12 +163,3 @@ def _f1(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     precision, recall = common / len(b), common / len(a)
     return 2 * precision * recall / (precision + recall)
 
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
-
-
-def normalize_words(text: str) -> list[str]:
-    """SQuAD's answer normalisation (lower case, no punctuation or articles), as words; kept here so
-    that answering does not import ``qa.evaluation``."""
-    return _ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split()
