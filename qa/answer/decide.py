@@ -28,8 +28,9 @@ from qa.answer.confidence.calibrate import UNCALIBRATED, Cutoffs, answer_feature
 from qa.answer.reader.decode import SpanCandidate, merge_overlaps
 from qa.answer.rules.findings import DecisionRules, LocatedSpan, TopicShare, locate, one_per_sentence, screen
 from qa.text.language import ONLY_ENGLISH, looks_english
-from qa.answer.rules.polar import best_sentence, evidence, is_polar
+from qa.answer.rules.polar import evidence, is_polar
 from qa.answer.reader.read import ReadResult
+from qa.text.excerpt import best_sentence
 from qa.text.sources import display_source
 from qa.types import Answer, Citation, Filters, Finding, Passage
 

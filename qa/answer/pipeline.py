@@ -6,6 +6,7 @@ first use, so the CLI, the chat and the evaluation share one code path.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -247,7 +248,7 @@ class Pipeline:
         t1 = time.perf_counter()
         roots = self._source_roots(retriever.data)
         texts = [p.chunk.text for p in passages]
-        answer = decide(resolved.text, passages, lambda q: self.reader.read(q, texts), self.rules,
+        answer = decide(resolved.text, passages, functools.partial(self.reader.read, passages=texts), self.rules,
                         prefer_article=resolved.prefer_article, roots=roots, filters=filters, asked=question)
         t2 = time.perf_counter()
         answer.question = question

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.text.sentences import split_sentences
+from qa.text.terms import bare, key_stems, same_word, stem, words
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,19 @@ def _trim_end(text: str, i: int, limit: int = 0) -> int:
     while i > limit and text[i - 1].isspace():
         i -= 1
     return i
+
+
+def best_sentence(question: str, text: str) -> tuple[int, int] | None:
+    """The sentence of ``text`` holding most of the question's key terms (None when none holds any).
+
+    A refusal shows its closest passages around this sentence, so the words that came closest
+    are visible rather than cut off after the passage's first sentence.
+    """
+    terms = key_stems(question)
+    best, best_n = None, 0
+    for a, b in split_sentences(text) or [(0, len(text))]:
+        stems = {stem(bare(w.lower)) for w in words(text[a:b])}
+        n = sum(any(same_word(s, t) for s in stems) for t in terms)
+        if n > best_n:
+            best, best_n = (a, b), n
+    return best

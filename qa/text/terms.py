@@ -121,3 +121,16 @@ def content_stems(text: str) -> frozenset[str]:
 def word_stems(text: str) -> frozenset[str]:
     """The stems of all of a text's words (cached as ``content_stems``)."""
     return frozenset(stem(w.lower) for w in words(text))
+
+
+def key_stems(question: str) -> list[str]:
+    """The question's content words, stemmed, names included ("Pakistan", "agre", "secur", "staff")."""
+    out: list[str] = []
+    for w in words(question):
+        b = bare(w.lower)
+        if b in STOP_WORDS or len(b) < 2 or b.isdigit():
+            continue
+        s = stem(b)
+        if s not in out:
+            out.append(s)
+    return out

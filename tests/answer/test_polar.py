@@ -1,7 +1,9 @@
 """Yes/no questions get evidence (the sentences that bear on them, denials marked), never a span."""
 
 from qa.answer.pipeline import PASTE_CHARS, asked_part
-from qa.answer.rules.polar import best_sentence, evidence, is_polar, key_terms
+from qa.answer.rules.polar import evidence, is_polar
+from qa.text.excerpt import best_sentence
+from qa.text.terms import key_stems
 from qa.types import Chunk, Passage
 
 STAFF = "Did Pakistan agree to let Chinese security staff in?"
@@ -32,7 +34,7 @@ def test_a_wh_question_behind_a_polite_opening_or_a_choice_of_names_is_not_yes_o
 
 
 def test_evidence_holds_the_sentences_with_the_key_terms_and_marks_the_denial():
-    assert key_terms(STAFF)[:3] == ["pakistan", "agre", "let"]
+    assert key_stems(STAFF)[:3] == ["pakistan", "agre", "let"]
     found = evidence(STAFF, [_passage(TEXT)])
     sentences = [TEXT[e.start:e.end] for e in found]
     assert any("had not agreed" in s for s in sentences)
@@ -86,7 +88,7 @@ def test_a_pasted_article_is_never_a_follow_up(seed_pipeline):
 
 
 def test_chat_and_cli_show_evidence_as_sentences_with_denials_marked_and_no_confidence(seed_pipeline):
-    from qa.app.chat import render
+    from qa.app.render import render
     from qa.app.cli import format_answer
 
     ans = seed_pipeline.ask(STAFF)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.answer.rules.negation import QuestionPredicate
-from qa.text.terms import AUXILIARIES, STOP_WORDS, WH_WORDS, bare, same_word, stem, words
+from qa.text.terms import AUXILIARIES, WH_WORDS, bare, key_stems, same_word, stem, words
 from qa.text.sentences import split_sentences
 from qa.types import Passage
 
@@ -78,22 +78,9 @@ class Evidence:
     terms: tuple[tuple[int, int], ...]  # where the key terms are, passage offsets
 
 
-def key_terms(question: str) -> list[str]:
-    """The question's content words, stemmed, names included ("Pakistan", "agre", "secur", "staff")."""
-    out: list[str] = []
-    for w in words(question):
-        b = bare(w.lower)
-        if b in STOP_WORDS or len(b) < 2 or b.isdigit():
-            continue
-        s = stem(b)
-        if s not in out:
-            out.append(s)
-    return out
-
-
 def evidence(question: str, passages: list[Passage], limit: int = MAX_EVIDENCE) -> list[Evidence]:
     """The sentences of ``passages`` that bear on ``question``, best first (see the module docstring)."""
-    terms = key_terms(question)
+    terms = key_stems(question)
     if not terms:
         return []
     need = 1 if len(terms) == 1 else 2
@@ -124,19 +111,3 @@ def evidence(question: str, passages: list[Passage], limit: int = MAX_EVIDENCE) 
             found.append((-share, rank, Evidence(rank, a, b, share, denies, tuple(hits))))
     found.sort(key=lambda x: (x[0], x[1], x[2].start))
     return [e for *_, e in found[:limit]]
-
-
-def best_sentence(question: str, text: str) -> tuple[int, int] | None:
-    """The sentence of ``text`` holding most of the question's key terms (None when none holds any).
-
-    A refusal shows its closest passages around this sentence, so the words that came closest
-    are visible rather than cut off after the passage's first sentence.
-    """
-    terms = key_terms(question)
-    best, best_n = None, 0
-    for a, b in split_sentences(text) or [(0, len(text))]:
-        stems = {stem(bare(w.lower)) for w in words(text[a:b])}
-        n = sum(any(same_word(s, t) for s in stems) for t in terms)
-        if n > best_n:
-            best, best_n = (a, b), n
-    return best
