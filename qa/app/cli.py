@@ -231,28 +231,13 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def parse_day(value: str, flag: str) -> str:
-    """A strict YYYY-MM-DD day, or a ValueError that names the flag and shows the expected form."""
-    from qa.types import strict_day
-
-    try:
-        return strict_day(value)
-    except ValueError:
-        raise ValueError(f"{flag} {value.strip()!r} is not a date: use YYYY-MM-DD, e.g. 2024-11-13") from None
-
-
 def parse_filters(since: str | None, until: str | None, sources: list[str] | None) -> Filters | None:
-    """The article filters given on the command line, validated; None when there are none."""
-    since = parse_day(since, "--since") if since is not None else None
-    until = parse_day(until, "--until") if until is not None else None
-    if since and until and since > until:
-        raise ValueError(f"--since {since} is after --until {until}: no article can match")
-    sources = [s.strip() for s in sources or [] if s.strip()]
-    if not (since or until or sources):
-        return None
-    from qa.types import Filters
+    """The article filters given on the command line, validated; None when there are none. An empty
+    --since or --until is an error; blank --source values are ignored."""
+    from qa.app.filters import CLI
+    from qa.app.filters import parse_filters as parse
 
-    return Filters(since=since, until=until, sources=tuple(sources))
+    return parse(since, until, [s.strip() for s in sources or []], CLI)
 
 
 def use_color(stream: TextIO) -> bool:

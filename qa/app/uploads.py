@@ -23,8 +23,12 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.ingest import SUPPORTED_SUFFIXES
+
+if TYPE_CHECKING:
+    from qa.config import Settings
 
 # Limits for one upload (per file / per drop). Kept here rather than in qa/config.py: they only
 # guard the chat's upload box; `qa index` reads any file it is pointed at.
@@ -58,6 +62,12 @@ class UploadReport:
         if self.rejected:
             parts.append("Not added: " + "; ".join(f"{name} ({reason})" for name, reason in self.rejected) + ".")
         return " ".join(parts) or "No files received."
+
+
+def upload_dir(settings: Settings) -> Path:
+    """Where uploads go: ``QA_UPLOADS``, by default in the user's data folder, outside any checkout
+    (created on the first upload; indexed with the corpus from then on)."""
+    return Path(settings.uploads)
 
 
 def suffix_of(name: str) -> str:

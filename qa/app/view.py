@@ -3,7 +3,7 @@
 An ``Answer`` (``qa.answer.decide``) becomes an ``AnswerView``: the line that leads, the
 blocks under it (findings, possible answers, evidence or closest passages, each with its
 passage), the heading above them and a note when the confidence is not calibrated. The
-chat renders it as HTML (``qa.app.chat``), ``qa ask`` as text (``qa.app.cli``).
+chat renders it as HTML (``qa.app.render``), ``qa ask`` as text (``qa.app.cli``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from typing import NamedTuple
 import pytest
 from conftest import CORPUS, LIVE_CORPUS, ROOT, SEED_FILE, SEED_TITLE
 
-from qa.app.chat import EMPTY_QUESTION, escape, make_filters, render, source_link
+from qa.app.handlers import EMPTY_QUESTION, make_filters
+from qa.app.render import escape, render, source_link
 from qa.types import Answer, Citation, Filters, Finding
 
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
@@ -220,7 +221,8 @@ def handler(demo, name):
 
 
 def test_a_failing_question_gets_a_friendly_message_not_the_exception(tmp_path):
-    from qa.app.chat import FAILED, build_app
+    from qa.app.chat import build_app
+    from qa.app.handlers import FAILED
 
     pipeline = FakePipeline(tmp_path, fail=RuntimeError("torch: mat1 and mat2 shapes cannot be multiplied"))
     respond = handler(build_app(pipeline), "respond")
@@ -296,7 +298,7 @@ def test_a_page_load_shows_the_index_as_it_is_now(tmp_path):
 
 def test_status_line_and_index_notes_in_plain_words():
     from qa.answer.pipeline import IndexOverview
-    from qa.app.chat import plain_report, status_line
+    from qa.app.status import plain_report, status_line
     from qa.store.indexer import IndexReport
 
     assert unescape(status_line(IndexOverview(1, 5, "2024-11-13", "2024-11-13"))) == (

@@ -10,10 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT))
-from bench.chat_load import chat_server, run_load  # noqa: E402
+from helpers.chat_load import chat_server, run_load
 
 HEAVY = os.environ.get("QA_HEAVY_TESTS") == "1"
 
@@ -50,7 +47,7 @@ def test_hostile_questions_get_an_answer_or_a_message_never_a_traceback(chat_url
 
     from gradio_client import Client
 
-    from qa.app.chat import FAILED
+    from qa.app.handlers import FAILED
 
     client = Client(chat_url, verbose=False)
     for q in HOSTILE:

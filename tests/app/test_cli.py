@@ -12,7 +12,8 @@ import pytest
 
 import qa.types as qa_types
 from conftest import CORPUS, ROOT, SEED_TITLE
-from qa.app.cli import BOLD, HIGHLIGHT, format_answer, parse_day, parse_filters, use_color
+from qa.app.cli import BOLD, HIGHLIGHT, format_answer, parse_filters, use_color
+from qa.app.filters import CLI, parse_day
 from qa.store.index import IndexStore
 from qa.types import Answer, Citation
 
@@ -105,11 +106,11 @@ def test_bad_date_without_json_is_one_line_on_stderr():
 
 
 def test_parse_day():
-    assert parse_day("2024-11-13", "--since") == "2024-11-13"
-    assert parse_day(" 2024-02-29 ", "--until") == "2024-02-29"
+    assert parse_day("2024-11-13", "--since", CLI) == "2024-11-13"
+    assert parse_day(" 2024-02-29 ", "--until", CLI) == "2024-02-29"
     for bad in ("2023-02-29", "2024-1-5", "20241113", "2024-11-13T10:00", "yesterday", ""):
         with pytest.raises(ValueError, match="YYYY-MM-DD"):
-            parse_day(bad, "--since")
+            parse_day(bad, "--since", CLI)
 
 
 def filters_or_skip() -> type:
