@@ -77,7 +77,7 @@ def read_set(name: str, path: Path, settings, reader_path: str | Path, cache: Pa
             out = pickle.load(f)  # our own cache, written below; never a file from elsewhere
         log.info("%s: %d reads from %s", name, len(out.reads), hit)
         return out
-    from qa.evaluation.evaluate import held_out_only, load_questions
+    from qa.evaluation.questions import held_out_only, load_questions
 
     qset = load_questions(path)
     if name.startswith("news"):

@@ -202,7 +202,7 @@ def write_outputs(out_dir: Path, records: Sequence[CanardRecord], resolved: Sequ
 
 def run(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
     """``qa eval --followups FILE [--out DIR] [--json]``."""
-    from qa.evaluation.evaluate import read_or_report
+    from qa.evaluation.questions import read_or_report
 
     path = Path(args.followups)
     records = read_or_report(load_canard, path)

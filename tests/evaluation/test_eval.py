@@ -12,13 +12,8 @@ import pytest
 
 from qa.evaluation import metrics as M
 from qa.answer.reader.decode import SpanCandidate
-from qa.evaluation.evaluate import (
-    EvalQuestion,
-    confidence_sweep,
-    load_questions,
-    run,
-    run_end_to_end,
-)
+from qa.evaluation.evaluate import confidence_sweep, run, run_end_to_end
+from qa.evaluation.questions import EvalQuestion, load_questions
 from qa.evaluation.metrics import EvalResult
 from qa.answer.reader.read import ReadResult
 from qa.app.cli import eval_arguments
