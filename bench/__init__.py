@@ -1,1 +1,2 @@
-"""Benchmarks and stress generators; importable by the tests (``from bench.hostile_inputs import ...``)."""
+"""Benchmarks, run as scripts (``python bench/<name>.py --help``). They may reuse the tests' helpers
+(tests/helpers/); the tests never import from here."""

@@ -1,7 +1,7 @@
 """Load on the chat: N concurrent gradio_client clients on 127.0.0.1, each asking several questions.
 
     python bench/chat_load.py --clients 50 --questions 3            # starts its own server on corpus/
-    python bench/chat_load.py --concurrency 1 ...                   # the old way: one question at a time
+    python bench/chat_load.py --concurrency 1 ...                   # one question at a time
     python bench/chat_load.py --replicas 2 ...                      # answering on 2 Ray Serve replicas
     python bench/chat_load.py --compare                             # all three in one run, with ratios
     python bench/chat_load.py --url http://127.0.0.1:7860/ ...      # or load a running one
@@ -16,157 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.proc import cpu_seconds, find  # noqa: E402
-QUESTIONS = [
-    "What did Pakistan agree to?",
-    "Where did last month's bombing happen?",
-    "Which ministries did not respond to requests for comment?",
-    "Who was targeted in the bombing near Karachi airport?",
-]
+sys.path.insert(0, str(ROOT / "tests"))  # the chat and the load: tests/helpers/chat_load.py
+from helpers.chat_load import run_load, started_chat  # noqa: E402
+from helpers.proc import cpu_seconds, find  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class ChatServer:
-    """A chat started by ``started_chat``: where it listens, its process, and its folders."""
-
-    url: str
-    pid: int
-    env: dict  # QA_* settings it runs with (for a `qa index` beside it)
-    folder: Path  # corpus/, index/, uploads/ and server.log
-
-
-@contextmanager
-def started_chat(queue_size: int = 64, timeout: float = 300.0, env: dict | None = None):
-    """`python app.py` on a temporary copy of corpus/, index and uploads folder, on a free local port;
-    ``env``: more settings (QA_CONCURRENCY, QA_REPLICAS, ...)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / "corpus"
-        shutil.copytree(ROOT / "corpus", corpus)
-        port = free_port()
-        settings = {"QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(Path(tmp) / "index"),
-                    "QA_UPLOADS": str(Path(tmp) / "uploads"), "QA_PORT": str(port), "QA_HOST": "127.0.0.1",
-                    "QA_QUEUE_SIZE": str(queue_size), **(env or {})}
-        log = open(Path(tmp) / "server.log", "w")
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env={**os.environ, **settings}, stdout=log,
-                                stderr=log, start_new_session=True)  # its own group: replicas' Ray goes with it
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            _wait_listening(proc, port, timeout, Path(tmp) / "server.log")
-            yield ChatServer(url, proc.pid, settings, Path(tmp))
-        finally:
-            _stop_group(proc)
-            log.close()
-
-
-@contextmanager
-def chat_server(queue_size: int = 64, timeout: float = 300.0, env: dict | None = None):
-    """``started_chat``'s address alone."""
-    with started_chat(queue_size, timeout, env) as server:
-        yield server.url
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to the chat's process group (the chat and any Ray it started), SIGKILL if it lingers."""
-    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, 30)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _wait_listening(proc: subprocess.Popen, port: int, timeout: float, log: Path) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the chat exited: {log.read_text()[-2000:]}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(1)
-    raise RuntimeError("the chat did not start in time")
-
-
-def run_load(url: str, clients: int, questions: int) -> dict:
-    """Each client (its own session) asks ``questions`` questions in turn; all clients at once."""
-    from gradio_client import Client
-
-    latencies: list[float] = []
-    errors: list[str] = []
-    answered = 0
-    lock = threading.Lock()
-    start = threading.Barrier(clients)
-
-    def client(i: int) -> None:
-        nonlocal answered
-        try:
-            c = Client(url, verbose=False)
-        except Exception as e:  # noqa: BLE001 - counted, not raised
-            with lock:
-                errors.append(f"connect: {type(e).__name__}: {e}")
-            return
-        start.wait()
-        history: list = []
-        for k in range(questions):
-            q = QUESTIONS[(i + k) % len(QUESTIONS)]
-            t0 = time.perf_counter()
-            try:
-                _, history = c.predict(q, history, "", "", [], api_name="/ask")
-                reply = json.dumps(history[-1]["content"])
-                with lock:
-                    latencies.append(time.perf_counter() - t0)
-                    answered += "qa-error" not in reply
-            except Exception as e:  # noqa: BLE001
-                with lock:
-                    errors.append(f"{type(e).__name__}: {str(e)[:200]}")
-
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - cpu0  # this process: the clients share the cores with the chat
-    lat = np.array(latencies) * 1000
-    return {
-        "clients": clients, "requests": clients * questions, "replies": len(latencies), "errors": len(errors),
-        "error_samples": errors[:5], "replies_without_error_message": answered,
-        "p50_ms": float(np.percentile(lat, 50)) if len(lat) else None,
-        "p95_ms": float(np.percentile(lat, 95)) if len(lat) else None,
-        "max_ms": float(lat.max()) if len(lat) else None, "wall_s": wall,
-        "questions_per_s": len(latencies) / wall if wall else None,
-        "client_cpu_ms_per_question": round(1000 * cpu / max(1, len(latencies)), 1),
-    }
-
-
-# --compare: the old behaviour, concurrent answering in one process, and 2 replicas.
+# --compare: one question at a time, concurrent answering in one process, and 2 replicas.
 WAYS = {"one at a time": {"QA_CONCURRENCY": "1"}, "concurrent": {}, "2 replicas": {"QA_REPLICAS": "2"}}
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.chat_load import QUESTIONS  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))  # the questions the load tests ask: tests/helpers/chat_load.py
+from helpers.chat_load import QUESTIONS  # noqa: E402
 from qa.app.chat import EXAMPLES  # noqa: E402
 
 

@@ -2,14 +2,9 @@
 asking, uploads, an outside `qa index`, page loads. No errors, every new article answerable at the
 end, file descriptors flat and memory bounded after the warm-up. Modest load: 3 clients."""
 
-import sys
-
 import pytest
 
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT))
-from bench.soak import soak  # noqa: E402
+from helpers.soak import soak
 
 
 @pytest.mark.slow

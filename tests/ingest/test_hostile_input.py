@@ -1,6 +1,6 @@
 """Hostile input at ingestion: no crash, every input accounted for, bounded memory and time.
 
-The fuzz run writes inputs of every kind in ``bench/hostile_inputs.py`` (gzip bombs, 50 MB lines,
+The fuzz run writes inputs of every kind in ``helpers/hostile_inputs.py`` (gzip bombs, 50 MB lines,
 100k-deep JSON, FIFOs, symlink loops, broken encodings, script-laden HTML, odd names, ...) and
 ingests them in a child process, so a hang or a crash fails the test instead of the test run.
 ``QA_HEAVY_TESTS=1`` adds the n=1000 run (a few minutes; ``bench/hostile_ingest.py`` prints the
@@ -12,21 +12,17 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `bench` lives at the repository root
-    sys.path.insert(0, str(ROOT))
+from helpers.hostile_ingest import run_ingest
+from helpers.hostile_inputs import KINDS, check, generate
 
-from bench.hostile_inputs import KINDS, check, generate  # noqa: E402
-from bench.hostile_ingest import run_ingest  # noqa: E402
-from qa.ingest import MAX_TITLE_CHARS, SUPPORTED_SUFFIXES, clean_text, limits, load_articles  # noqa: E402
-from qa.ingest.html import parse_html  # noqa: E402
-from qa.ingest.text import parse_text  # noqa: E402
+from qa.ingest import MAX_TITLE_CHARS, SUPPORTED_SUFFIXES, clean_text, limits, load_articles
+from qa.ingest.html import parse_html
+from qa.ingest.text import parse_text
 
 SMALL_N = 60  # >= len(KINDS): every kind at least once, every format
 HEAVY_N = 1000

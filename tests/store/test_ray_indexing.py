@@ -217,9 +217,7 @@ def test_skip_ids_are_neither_chunked_nor_embedded(shared_ray, embedder_path):
 
 def test_hostile_files_are_read_exactly_as_load_articles_reads_them(shared_ray, tmp_path):
     """FIFOs, symlink loops, gzip bombs, broken encodings...: same articles, skips and reasons."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from bench.hostile_inputs import generate
+    from helpers.hostile_inputs import generate
 
     folder = tmp_path / "hostile"
     generate(folder, 60, seed=0)

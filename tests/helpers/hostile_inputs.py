@@ -5,7 +5,7 @@
 symlink loops, odd file names, ...) over every format in ``SUPPORTED_SUFFIXES``. Each ``Case``
 says which outcome is acceptable, so ``check`` can tell a handled input from a lost one or a
 wrong answer; what counts as a crash is an exception escaping ``load_articles`` (or the process
-dying, which the runner in ``bench/hostile_ingest.py`` sees) or a skip that only the catch-all
+dying, which the runner in ``hostile_ingest.py`` sees) or a skip that only the catch-all
 in ``load_articles`` produced ("unexpected error: ...").
 
 The first round writes every kind once; later rounds repeat them with new content and the next

@@ -1,4 +1,4 @@
-"""A process tree's resources, read from /proc (Linux): for the load and soak benchmarks."""
+"""A process tree's resources, read from /proc (Linux): for the load and soak runs (tests and bench/)."""
 
 from __future__ import annotations
 
