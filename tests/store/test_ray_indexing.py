@@ -98,8 +98,8 @@ def free_port() -> int:
 
 
 def test_no_ray_in_this_process_yet():
-    if ray.is_initialized():  # only if the tests below ran out of order
-        pytest.skip("an earlier test left Ray initialised in this process")
+    """The tests below start, join or fail to reach a Ray of their own: none may be running here yet."""
+    assert not ray.is_initialized(), "an earlier test left Ray initialised in this process"
 
 
 def test_without_ray_installed_the_error_is_one_line(monkeypatch, embedder_path):
