@@ -16,6 +16,8 @@ ONLY_ENGLISH = "Only English is read here: the articles and the reader are Engli
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _LATIN_END = 0x250  # Basic Latin, Latin-1, Latin Extended-A and -B
 
+# Weighed word for word against FOREIGN, so not all of qa.text.terms.STOP_WORDS: its "also", "so", "me", "se"…
+# are German or Italian words too, and would pass "Wer kam also so spät?" as English.
 ENGLISH = frozenset("""
 the a an of to in on at for with from by about as is are was were be been has have had do does did
 what which who whom whose when where why how and or not no this that these those it its they their
