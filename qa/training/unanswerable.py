@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from qa.evaluation.squad import SquadExample
 from qa.text.normalize import normalize_answer
+from qa.text.terms import WH_WORDS
 
 MONTHS = ("January February March April May June July August September October November December").split()
 _MONTH = re.compile(r"\b(?:" + "|".join(MONTHS) + r")\b")
@@ -44,9 +45,11 @@ _NUMBER = re.compile(r"(?<![\w.,-])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w-])|(?<![\w
 _NAME = re.compile(r"\b[A-Z][a-z][\w'’–-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’–-]+)*")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _DEMONYM = re.compile(r"[A-Z][a-z]+(?:ish|ese|ian|ean)")  # "Irish", "Chinese", "Indian": not swapped with names
-_NOT_NAMES = frozenset(
-    "what which who whom whose where when why how did does do is are was were can could will would should "
-    "has have had in on at the a an of for by to from and or but after before during if during".split()
+# Capitalised words that start no name. Fewer than qa.text.terms.STOP_WORDS on purpose: the full list changes
+# which words are swapped, and so about half the edited questions a mixture builds from the same seed.
+_NOT_NAMES = WH_WORDS | frozenset(
+    "did does do is are was were can could will would should has have had "
+    "in on at the a an of for by to from and or but after before during if".split()
 ) | {m.lower() for m in MONTHS}
 
 _PAIRS = [
