@@ -57,7 +57,7 @@ class SequentialPreparer:
 def build(tmp: Path, name: str, paths: list[Path], runtime: str, sequential: bool = False):
     from qa.answer.pipeline import Pipeline
     from qa.config import Settings
-    from qa.store.indexer import Indexer
+    from qa.store.update import Indexer
 
     settings = Settings.from_env().with_overrides(index_dir=tmp / name, embed_runtime=runtime)
     pipe = Pipeline(settings)

@@ -136,7 +136,7 @@ class Answer:
 
 
 class ArticleLike(Protocol):
-    """What a filter needs of an article's metadata (``qa.store.index.ArticleMeta`` has it)."""
+    """What a filter needs of an article's metadata (``qa.store.versions.ArticleMeta`` has it)."""
 
     date: str | None
     source: str

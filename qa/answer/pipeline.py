@@ -19,17 +19,16 @@ from qa.store.chunk import Chunker
 from qa.config import Settings
 from qa.answer.followups.conversation import Conversation, ResolvedQuestion
 from qa.answer.decide import decide
-from qa.store.builder import IndexBuilder
 from qa.store.embed import Embedder
 from qa.answer.rules.findings import DecisionRules
-from qa.store.index import IndexData, IndexStore
+from qa.store.versions import IndexData, IndexStore
 from qa.answer.reader.read import Reader, ReadResult
 from qa.answer.retrieve import HybridRetriever
 from qa.text.sources import source_label
 from qa.types import Answer, Filters, Passage, article_day
 
 if TYPE_CHECKING:  # indexing is imported when it runs: `qa ask` on an existing index never reads files
-    from qa.store.indexer import IndexReport
+    from qa.store.update import Indexer, IndexReport
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None, threads: int | None = None) -> None:
         self.settings = settings or Settings.from_env()
         s = self.settings
-        self.store = IndexStore(s.index_dir, vectors=s.vectors)  # the writer's (builder)
+        self.store = IndexStore(s.index_dir, vectors=s.vectors)  # the writer's (indexer)
         self._reads = IndexStore(s.index_dir, vectors=s.vectors)  # answering's: never the writer's
         self.threads = threads
         self.embedder = Embedder(s.embedder_path(), batch_size=s.embed_batch, runtime=_embed_runtime(s),
@@ -79,22 +78,28 @@ class Pipeline:
         self._loading = threading.RLock()  # one load at a time; questions never wait for it once one is loaded
         self.rules = DecisionRules(answer_cutoff=s.answer_cutoff)
 
-    # --- building (qa.store.builder) ----------------------------------------
-    def builder(self) -> IndexBuilder:
-        """The indexing half, with this pipeline's store, chunker and (current) embedder."""
-        return IndexBuilder(self.settings, self.store, self.chunker, self.embedder)
+    # --- indexing (qa.store.update) -----------------------------------------
+    def indexer(self, ray: str | None = None, ray_workers: int | None = None) -> Indexer:
+        """The indexing half, with this pipeline's store, chunker and (current) embedder; ``ray`` (a
+        cluster address, or "" for a local Ray) reads, chunks and embeds on Ray instead."""
+        from qa.store.update import Indexer, preparer
+
+        return Indexer(self.store, self.chunker, self.embedder,
+                       preparer=preparer(self.chunker, self.embedder, ray, ray_workers))
 
     def index(self, paths: list[str | Path] | None = None, progress: bool = True,
               prune: bool = False, ray: str | None = None, ray_workers: int | None = None) -> IndexReport:
-        """``IndexBuilder.run``; a pipeline that answers questions switches to the new version before
-        it returns (an upload is searchable when the chat says so)."""
-        report = self.builder().run(paths, progress=progress, prune=prune, ray=ray, ray_workers=ray_workers)
+        """``Indexer.run`` on ``paths`` (default: the corpus and the uploads folder); a pipeline that
+        answers questions switches to the new version before it returns (an upload is searchable when
+        the chat says so)."""
+        report = self.indexer(ray, ray_workers).run(list(paths or self.settings.article_paths()),
+                                                    progress=progress, prune=prune)
         self._index_written()
         return report
 
     def ensure_index(self, progress: bool = True) -> IndexReport | None:
-        """``IndexBuilder.ensure``: index the configured corpus when there is no index yet."""
-        report = self.builder().ensure(progress=progress)
+        """``Indexer.ensure``: index the configured corpus when there is no index yet."""
+        report = self.indexer().ensure(self.settings, progress=progress)
         if report is not None:
             self._index_written()
         return report

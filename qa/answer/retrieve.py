@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from qa.store.embed import Embedder
-from qa.store.index import IndexData, bm25_tokenize
+from qa.store.bm25 import bm25_tokenize
+from qa.store.versions import IndexData
 from qa.types import Filters, Passage
 
 MAX_DENSE_LIMIT = 16384  # the most a vector store is asked for at once (Milvus's top-k cap)
@@ -77,7 +78,7 @@ class HybridRetriever:
             ok[allowed] = True
         limit = want
         while True:
-            _, keys = self.data.dense.search(q, limit, filters if allowed is not None else None)
+            _, keys = self.data.vectors.search(q, limit, filters if allowed is not None else None)
             rows = self.data.rows_for(keys[0])
             got = [int(r) for r in rows if r >= 0 and (ok is None or ok[r])]
             if len(got) >= want or len(keys[0]) < limit or limit >= MAX_DENSE_LIMIT:

@@ -16,7 +16,7 @@ from qa.app.serving import answer_slots, answering_pipeline
 from qa.app.status import date_hints, plain_report, status_line
 from qa.app.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, upload_dir
 from qa.config import Settings
-from qa.store.index import IndexBusy
+from qa.store.write_lock import IndexBusy
 
 log = logging.getLogger(__name__)
 

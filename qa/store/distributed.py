@@ -1,6 +1,6 @@
 """Reading, chunking and embedding for the indexer spread over a Ray cluster (``qa index --ray``).
 
-``RayPreparer`` keeps the contract of ``qa.store.prepare`` (where ``LocalPreparer``, the default,
+``RayPreparer`` keeps the contract of ``qa.store.read_and_embed`` (where ``LocalPreparer``, the default,
 does the same work in this process), so ``Indexer`` can take either. It spreads the work over Ray:
 
 1. **read**: the files of ``iter_files(paths)``, cut into contiguous groups of about equal bytes, are
@@ -57,8 +57,8 @@ from qa.ingest import IngestReport, iter_files, load_files
 from qa.ingest.report import SkipLog
 from qa.store.chunk import Chunker
 from qa.store.embed import Embedder
-from qa.store.prepare import LocalPreparer, Preparer  # noqa: F401 - re-exported: the contract RayPreparer keeps
-from qa.store.prepare import Prepared, chunk_texts, empty_vectors
+from qa.store.read_and_embed import LocalPreparer, Preparer  # noqa: F401 - re-exported: the contract RayPreparer keeps
+from qa.store.read_and_embed import Prepared, chunk_texts, empty_vectors
 from qa.types import Article, Chunk
 from qa.util.errors import first_line
 

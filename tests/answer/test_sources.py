@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.store.index import ArticleMeta
+from qa.store.versions import ArticleMeta
 from qa.text.sources import display_source, relative_source, source_label
 from qa.types import Filters
 

@@ -201,7 +201,7 @@ class FakePipeline:
         return IndexOverview(self.articles, 3 * self.articles, "2024-03-05", "2024-11-13")
 
     def index(self, paths=None, progress=True, prune=False):
-        from qa.store.indexer import IndexReport
+        from qa.store.update import IndexReport
 
         self.indexed.append(paths)
         self.articles += 1
@@ -299,7 +299,7 @@ def test_a_page_load_shows_the_index_as_it_is_now(tmp_path):
 def test_status_line_and_index_notes_in_plain_words():
     from qa.answer.pipeline import IndexOverview
     from qa.app.status import plain_report, status_line
-    from qa.store.indexer import IndexReport
+    from qa.store.update import IndexReport
 
     assert unescape(status_line(IndexOverview(1, 5, "2024-11-13", "2024-11-13"))) == (
         "<small>Searching 1 article from 2024-11-13.</small>")
@@ -323,7 +323,7 @@ def test_the_findings_heading_counts_the_items_listed():
 
 def test_a_busy_index_is_reported_not_failed(tmp_path):
     from qa.app.chat import build_app
-    from qa.store.index import IndexBusy
+    from qa.store.write_lock import IndexBusy
 
     pipeline = FakePipeline(tmp_path)
 

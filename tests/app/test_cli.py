@@ -14,7 +14,7 @@ import qa.types as qa_types
 from conftest import CORPUS, ROOT, SEED_TITLE
 from qa.app.cli import BOLD, HIGHLIGHT, format_answer, parse_filters, use_color
 from qa.app.filters import CLI, parse_day
-from qa.store.index import IndexStore
+from qa.store.versions import IndexStore
 from qa.types import Answer, Citation
 
 

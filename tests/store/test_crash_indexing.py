@@ -16,7 +16,7 @@ import pytest
 
 from conftest import CORPUS, need_shared
 from qa.config import Settings
-from qa.store.index import IndexStore
+from qa.store.versions import IndexStore
 from qa.answer.pipeline import Pipeline
 
 HEAVY = os.environ.get("QA_HEAVY_TESTS") == "1"

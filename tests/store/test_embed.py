@@ -10,7 +10,7 @@ import pytest
 
 from qa.ingest import load_articles
 from qa.store.chunk import Chunker
-from qa.store.prepare import LocalPreparer, chunk_texts
+from qa.store.read_and_embed import LocalPreparer, chunk_texts
 from qa.store.embed import Embedder
 
 TEXTS = [
@@ -55,8 +55,8 @@ def test_unknown_runtime_is_refused(embedder_path):
 
 
 def test_changing_the_embed_runtime_rebuilds_the_index(tmp_path, embedder_path):
-    from qa.store.index import IndexStore
-    from qa.store.indexer import Indexer
+    from qa.store.versions import IndexStore
+    from qa.store.update import Indexer
 
     corpus = Path(__file__).resolve().parents[2] / "corpus"
     store = IndexStore(tmp_path / "index")

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import qa.store.indexer
+import qa.store.update
 from qa.store.chunk import Chunker
 from qa.store.embed import Embedder
-from qa.store.index import IndexStore
-from qa.store.indexer import Indexer
+from qa.store.versions import IndexStore
+from qa.store.update import Indexer
 from qa.answer.retrieve import HybridRetriever, reciprocal_rank_fusion
 
 
@@ -52,10 +52,10 @@ def test_build_reload_and_search(tmp_path, corpus, embedder, embedder_path):
     assert (report.articles, report.added, report.removed) == (3, 3, 0)
     assert report.embedded == report.chunks > 0
     data = IndexStore(root).load()
-    assert data.dense.ntotal == len(data.chunks) == report.chunks
+    assert data.vectors.ntotal == len(data.chunks) == report.chunks
     assert data.manifest["counts"]["articles"] == 3
     assert data.manifest["settings"]["chunk_tokens"] == 60
-    vecs = data.vectors()
+    vecs = data.all_vectors()
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)  # normalised
     retriever = HybridRetriever(data, embedder, candidates=10)
     top = retriever.retrieve("What rate did the State Bank keep?", top_k=2)
@@ -124,7 +124,7 @@ def test_prune_names_what_it_removes_before_removing_it(tmp_path, corpus, embedd
     events = []
     write = IndexStore.write
     monkeypatch.setattr(IndexStore, "write", lambda self, *a: (events.append("write"), write(self, *a))[1])
-    monkeypatch.setattr(qa.store.indexer.log, "warning", lambda msg, *a: events.append(msg % a))
+    monkeypatch.setattr(qa.store.update.log, "warning", lambda msg, *a: events.append(msg % a))
     report = make_indexer(root, embedder, embedder_path).run([corpus], progress=False, prune=True)
     assert (report.pruned, report.removed, report.vanished, report.articles) == (1, 1, 0, 2)
     assert len(events) == 2 and events[1] == "write"  # said first, then removed
@@ -220,12 +220,12 @@ def test_crash_mid_write_leaves_previous_index_usable(tmp_path, corpus, embedder
     before = IndexStore(root).load()
     write_article(corpus, "e.txt", "New article", "Something new happened in Lahore today.")
 
-    import qa.store.index
+    import qa.store.versions
 
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(qa.store.index, "_write_jsonl", boom)
+    monkeypatch.setattr(qa.store.versions, "_write_jsonl", boom)
     with pytest.raises(OSError):
         make_indexer(root, embedder, embedder_path).run([corpus], progress=False)
     monkeypatch.undo()

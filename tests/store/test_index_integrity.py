@@ -16,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import qa.store.index
-from qa.store.index import MANIFEST, POINTER, ArticleMeta, IndexBusy, IndexCorrupt, IndexStore
+import qa.store.integrity
+import qa.store.versions
+from qa.store.integrity import MANIFEST, IndexCorrupt
+from qa.store.versions import POINTER, ArticleMeta, IndexStore
+from qa.store.write_lock import IndexBusy
 from qa.types import Chunk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +46,7 @@ def make_data(n_articles: int = 3, per_article: int = 2, seed: int = 0):
 
 def write_version(root: Path, seed: int = 0, store: IndexStore | None = None) -> Path:
     articles, chunks, vectors = make_data(seed=seed)
-    manifest = {"dim": DIM, "settings": {"format": qa.store.index.FORMAT_VERSION}, "counts": {"articles": len(articles)}}
+    manifest = {"dim": DIM, "settings": {"format": qa.store.versions.FORMAT_VERSION}, "counts": {"articles": len(articles)}}
     return (store or IndexStore(root)).write(manifest, articles, chunks, vectors)
 
 
@@ -74,7 +77,7 @@ def test_manifest_records_size_and_sha256_of_every_file(tmp_path):
     checked = IndexStore(tmp_path).verify(full=True)
     assert checked["hashed"] == checked["files"] == len(files)
     data = IndexStore(tmp_path).load()
-    assert len(data.chunks) == data.dense.ntotal == 6 and len(data.articles) == 3
+    assert len(data.chunks) == data.vectors.ntotal == 6 and len(data.articles) == 3
 
 
 def damage_file(path: Path, how: str) -> None:
@@ -105,7 +108,7 @@ def test_each_damaged_file_is_named_on_load(tmp_path, kind, how):
             IndexStore(tmp_path).load()
         assert_clear(caught.value, tmp_path, name)
         (version / name).write_bytes(original)
-    assert IndexStore(tmp_path).load().dense.ntotal == 6  # restored: loads again
+    assert IndexStore(tmp_path).load().vectors.ntotal == 6  # restored: loads again
 
 
 @pytest.mark.parametrize("how", ["truncated", "emptied", "edited"])
@@ -143,9 +146,9 @@ def test_a_bad_current_pointer_is_damage_not_a_missing_index(tmp_path, pointer):
 
 def test_big_files_are_size_checked_on_load_and_hashed_by_full_verify(tmp_path, monkeypatch):
     version = write_version(tmp_path)
-    monkeypatch.setattr(qa.store.index, "VERIFY_HASH_BUDGET", 0)  # as for a million-vector index
+    monkeypatch.setattr(qa.store.integrity, "VERIFY_HASH_BUDGET", 0)  # as for a million-vector index
     damage_file(version / "dense.faiss", "flipped")  # same size: only a hash can tell
-    assert IndexStore(tmp_path).load().dense.ntotal == 6  # the quick check lets it through, as documented
+    assert IndexStore(tmp_path).load().vectors.ntotal == 6  # the quick check lets it through, as documented
     with pytest.raises(IndexCorrupt, match="dense.faiss does not match its sha256"):
         IndexStore(tmp_path).verify(full=True)
     damage_file(version / "chunks.jsonl", "truncated")
@@ -158,7 +161,7 @@ def test_an_index_from_before_checksums_is_checked_for_structure(tmp_path):
     manifest = json.loads((version / MANIFEST).read_text())
     del manifest["files"], manifest["checksum"]
     (version / MANIFEST).write_text(json.dumps(manifest))
-    assert IndexStore(tmp_path).load().dense.ntotal == 6
+    assert IndexStore(tmp_path).load().vectors.ntotal == 6
     lines = (version / "chunks.jsonl").read_text().splitlines(keepends=True)
     (version / "chunks.jsonl").write_text("".join(lines[:-1]))  # cut at a line end: parses, but is short
     with pytest.raises(IndexCorrupt, match="6 vectors in dense.faiss but 5 chunks"):
@@ -187,16 +190,16 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    import qa.store.index
+    import qa.store.versions
     from test_index_integrity import make_data, DIM
 
     root, ready, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     if mode == "hold":  # hold the lock, as a long `qa index` run does
-        with qa.store.index.IndexStore(root).lock():
+        with qa.store.versions.IndexStore(root).lock():
             ready.write_text("locked")
             time.sleep(600)
     else:  # "write": stop for good half-way through writing a version
-        real = qa.store.index._write_jsonl
+        real = qa.store.versions._write_jsonl
 
         def stuck(path, rows):
             real(path, rows)
@@ -204,9 +207,9 @@ CHILD = textwrap.dedent(
                 ready.write_text("mid-write")
                 time.sleep(600)
 
-        qa.store.index._write_jsonl = stuck
+        qa.store.versions._write_jsonl = stuck
         articles, chunks, vectors = make_data(seed=7)
-        qa.store.index.IndexStore(root).write({{"dim": DIM}}, articles, chunks, vectors)
+        qa.store.versions.IndexStore(root).write({{"dim": DIM}}, articles, chunks, vectors)
     """
 )
 
@@ -304,7 +307,7 @@ def test_a_run_that_raced_another_does_not_overwrite_it(tmp_path):
 def test_indexing_while_another_run_holds_the_lock_is_refused(tmp_path, embedder_path):
     from qa.store.chunk import Chunker
     from qa.store.embed import Embedder
-    from qa.store.indexer import Indexer
+    from qa.store.update import Indexer
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -251,7 +251,7 @@ def test_full_dawn_and_bbc_same_as_single_process(shared_ray, embedder_path):
 @pytest.mark.slow
 def test_qa_index_ray_writes_the_same_index_as_plain_qa_index(tmp_path):
     """`qa index --ray` (a local Ray) and `qa index` over Dawn + corpus/: same articles, chunks, vectors."""
-    from qa.store.index import IndexStore
+    from qa.store.versions import IndexStore
 
     dawn = need_shared("news", "dawn_pakistan_15.json")
     indexes = {}
@@ -265,4 +265,4 @@ def test_qa_index_ray_writes_the_same_index_as_plain_qa_index(tmp_path):
     plain, on_ray = indexes["plain"], indexes["ray"]
     assert list(on_ray.articles) == list(plain.articles)
     assert on_ray.chunks == plain.chunks
-    np.testing.assert_allclose(on_ray.vectors(), plain.vectors(), atol=1e-4)
+    np.testing.assert_allclose(on_ray.all_vectors(), plain.all_vectors(), atol=1e-4)

@@ -13,8 +13,8 @@ from qa.answer.retrieve import HybridRetriever
 from qa.config import Settings
 from qa.store.chunk import Chunker
 from qa.store.embed import Embedder
-from qa.store.index import IndexStore
-from qa.store.indexer import Indexer
+from qa.store.versions import IndexStore
+from qa.store.update import Indexer
 from qa.store.vectors import VectorConfig
 from qa.types import Filters
 
@@ -56,7 +56,7 @@ def test_delete_and_re_add_an_article(tmp_path, three, embedder, embedder_path, 
     question = "Who will captain the team in England?"
     indexer(root, config, embedder, embedder_path).run([three], progress=False)
     data = IndexStore(root, config).load()
-    assert data.dense.kind == kind
+    assert data.vectors.kind == kind
     assert HybridRetriever(data, embedder).retrieve(question, top_k=1)[0].title == "Cricket board names captain"
 
     saved = (three / "c.txt").read_text(encoding="utf-8")
@@ -64,7 +64,7 @@ def test_delete_and_re_add_an_article(tmp_path, three, embedder, embedder_path, 
     report = indexer(root, config, embedder, embedder_path).run([three], progress=False, prune=True)
     assert (report.pruned, report.articles) == (1, 2)
     data = IndexStore(root, config).load()
-    assert data.dense.count() == len(data.chunks)  # Milvus: the article's rows were deleted, not just hidden
+    assert data.vectors.count() == len(data.chunks)  # Milvus: the article's rows were deleted, not just hidden
     dense = HybridRetriever(data, embedder).dense(question, 10)
     assert {data.chunks[r].article_id for r in dense} <= set(data.articles)
     assert "Cricket board names captain" not in {p.title for p in HybridRetriever(data, embedder).retrieve(question)}
@@ -73,7 +73,7 @@ def test_delete_and_re_add_an_article(tmp_path, three, embedder, embedder_path, 
     report = indexer(root, config, embedder, embedder_path).run([three], progress=False)
     assert (report.added, report.articles, report.reused) == (1, 3, report.chunks - report.embedded)
     data = IndexStore(root, config).load()
-    assert data.dense.count() == len(data.chunks)
+    assert data.vectors.count() == len(data.chunks)
     assert HybridRetriever(data, embedder).retrieve(question, top_k=1)[0].title == "Cricket board names captain"
 
 
@@ -118,7 +118,7 @@ def test_a_tiny_exact_threshold_gives_an_approximate_index_that_stays_right(tmp_
     assert len(data.chunks) > 50 and entry["factory"].startswith("IVF") and entry["search"]["nprobe"] >= 1
     retriever = HybridRetriever(data, embedder, candidates=20)
     assert retriever.retrieve("Where did the elephant come from?", top_k=1)[0].title == "Karachi zoo gets an elephant"
-    vectors = data.vectors()
+    vectors = data.all_vectors()
     for question in ("district 42 cricket captain vote", "flood relief plan", "gas prices"):
         exact = (vectors @ embedder.encode([question])[0]).argsort()[::-1][:10].tolist()
         assert retriever.dense(question, 10) == exact  # nprobe by size searches enough lists here
@@ -132,13 +132,13 @@ def test_a_tiny_exact_threshold_gives_an_approximate_index_that_stays_right(tmp_
     assert (report.added, report.pruned) == (1, 1)
     data = IndexStore(root, config).load()
     assert data.manifest["vectors"]["factory"] == entry["factory"]
-    assert data.dense.count() == len(data.chunks)
+    assert data.vectors.count() == len(data.chunks)
     retriever = HybridRetriever(data, embedder, candidates=20)
     assert retriever.retrieve("How much is the metro bus fare?", top_k=1)[0].title == "Metro bus fares cut"
     assert not {data.chunks[r].article_id for r in retriever.dense("district 42 cricket captain", 200)} - set(
         data.articles)
     assert "Report 42 on cricket captain" not in {a.title for a in data.articles.values()}
-    vectors = data.vectors()
+    vectors = data.all_vectors()
     for question in ("district 42 cricket captain vote", "elephant"):
         exact = (vectors @ embedder.encode([question])[0]).argsort()[::-1][:10].tolist()
         assert retriever.dense(question, 10) == exact
@@ -150,11 +150,11 @@ def test_milvus_rows_lost_from_the_collection_are_re_embedded(tmp_path, three, e
     indexer(root, config, embedder, embedder_path).run([three], progress=False)
     data = IndexStore(root, config).load()
     lost = next(a for a in data.articles.values() if a.title == "Central bank holds rates")
-    data.dense.delete_articles([lost.id])  # edited from outside, or a crash in the wrong place
+    data.vectors.delete_articles([lost.id])  # edited from outside, or a crash in the wrong place
     report = indexer(root, config, embedder, embedder_path).run([three], progress=False)
     assert not report.up_to_date and report.embedded == lost.chunks and report.added == 0
     data = IndexStore(root, config).load()
-    assert data.dense.count() == len(data.chunks) and not data.drift()
+    assert data.vectors.count() == len(data.chunks) and not data.drift()
     top = HybridRetriever(data, embedder).dense("What rate did the State Bank keep?", 1)
     assert data.chunks[top[0]].article_id == lost.id
 
@@ -185,7 +185,7 @@ def seed_questions() -> list[dict]:
 
 def test_seed_questions_retrieve_the_same_passages_with_both_stores(seed_pipelines):
     faiss_pipe, milvus_pipe = seed_pipelines["faiss"], seed_pipelines["milvus"]
-    assert milvus_pipe.retriever.data.dense.kind == "milvus" and faiss_pipe.retriever.data.dense.kind == "faiss"
+    assert milvus_pipe.retriever.data.vectors.kind == "milvus" and faiss_pipe.retriever.data.vectors.kind == "faiss"
     for q in seed_questions():
         ids = [[p.chunk.id for p in pipe.retriever.retrieve(q["question"], top_k=5)] for pipe in (faiss_pipe, milvus_pipe)]
         assert ids[0] == ids[1] and len(ids[0]) == 5, q["question"]

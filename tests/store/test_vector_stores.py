@@ -11,10 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-import qa.store.index
+import qa.store.versions
 import qa.store.vectors.faiss_store as faiss_store
 from qa.answer.retrieve import HybridRetriever
-from qa.store.index import MANIFEST, ArticleMeta, IndexStore, VectorUpdate, _manifest_checksum
+from qa.store.integrity import MANIFEST, manifest_checksum
+from qa.store.versions import ArticleMeta, IndexStore, VectorUpdate
 from qa.store.vectors import VectorConfig, VectorStoreError, VectorStoreUnavailable, chunk_keys
 from qa.store.vectors.milvus_store import connect, filter_expression
 from qa.types import Chunk, Filters
@@ -66,7 +67,7 @@ def make_version(n_chunks: int = 4, articles=ARTICLES, seed: int = 0):
 
 
 def manifest() -> dict:
-    return {"dim": DIM, "settings": {"format": qa.store.index.FORMAT_VERSION}}
+    return {"dim": DIM, "settings": {"format": qa.store.versions.FORMAT_VERSION}}
 
 
 class FixedEmbedder:
@@ -116,14 +117,14 @@ def test_filters_give_the_same_rows_with_both_stores(tmp_path, filters):
     metas, chunks, vecs = make_version()
     faiss_data = _written(tmp_path / "faiss", VectorConfig(), metas, chunks, vecs)
     milvus_data = _written(tmp_path / "milvus", MILVUS, metas, chunks, vecs)
-    assert milvus_data.dense.kind == "milvus" and faiss_data.dense.kind == "faiss"
+    assert milvus_data.vectors.kind == "milvus" and faiss_data.vectors.kind == "faiss"
     expected = truth(metas, chunks, filters)
     q = unit(vecs[5] + 0.01)
     ranked = []
     for data in (faiss_data, milvus_data):
         retriever = HybridRetriever(data, FixedEmbedder(q), candidates=len(chunks))
         allowed = retriever.allowed_rows(filters)
-        assert set(retriever.dense("q", len(chunks), allowed, filters)) == expected, data.dense.describe()
+        assert set(retriever.dense("q", len(chunks), allowed, filters)) == expected, data.vectors.describe()
         ranked.append(retriever.dense("q", 5, allowed, filters))
     assert ranked[0] == ranked[1]  # same order too: both rank by inner product, exactly
 
@@ -134,10 +135,10 @@ def test_milvus_expression_alone_never_misses_a_matching_row(tmp_path):
     metas, chunks, vecs = make_version()
     data = _written(tmp_path, MILVUS, metas, chunks, vecs)
     for filters in FILTERS:
-        _, keys = data.dense.search(vecs[:1], len(chunks), filters)
+        _, keys = data.vectors.search(vecs[:1], len(chunks), filters)
         got = {int(r) for r in data.rows_for(keys[0]) if r >= 0}
         assert truth(metas, chunks, filters) <= got, filters
-    _, keys = data.dense.search(vecs[:1], len(chunks), Filters(sources=("dawn_pakistan",)))
+    _, keys = data.vectors.search(vecs[:1], len(chunks), Filters(sources=("dawn_pakistan",)))
     assert {chunks[r].article_id for r in data.rows_for(keys[0])} >= {metas[5].id}  # the wider match
 
 
@@ -166,15 +167,15 @@ def test_above_the_exact_threshold_faiss_is_approximate_recorded_and_still_right
     entry = data.manifest["vectors"]
     assert entry["factory"].startswith(prefix) and param in entry["search"], entry
     assert entry["search"].get("nprobe", 2) == 2 and entry["search"].get("efSearch", 128) == 128
-    assert IndexStore(tmp_path, VectorConfig(faiss_nprobe=3, faiss_ef_search=99)).load().dense.search_params == (
+    assert IndexStore(tmp_path, VectorConfig(faiss_nprobe=3, faiss_ef_search=99)).load().vectors.search_params == (
         {"nprobe": 3} if kind == "ivf" else {"efSearch": 99})  # set at load, the settings win
-    assert data.dense.factory == entry["factory"] and data.dense.search_params == entry["search"]
-    _, keys = data.dense.search(vecs[:40], 10)
+    assert data.vectors.factory == entry["factory"] and data.vectors.search_params == entry["search"]
+    _, keys = data.vectors.search(vecs[:40], 10)
     exact = np.argsort(-(vecs[:40] @ vecs.T), axis=1)[:, :10]
     recall = np.mean([len(set(data.rows_for(k)) & set(e)) / 10 for k, e in zip(keys, exact)])
     assert recall >= 0.95
     assert (data.rows_for(keys[:, 0]) == np.arange(40)).all()  # each vector finds itself
-    np.testing.assert_allclose(data.vectors(), vecs, atol=1e-6)  # read back for the next run
+    np.testing.assert_allclose(data.all_vectors(), vecs, atol=1e-6)  # read back for the next run
     # filters: a narrow one (exact over the subset) and, with the subset limit at 0, the selector
     for subset_max in (faiss_store.SUBSET_EXACT_MAX, 0):
         faiss_store.SUBSET_EXACT_MAX = subset_max
@@ -182,7 +183,7 @@ def test_above_the_exact_threshold_faiss_is_approximate_recorded_and_still_right
             for filters in (Filters(since="2024-03-01", until="2024-03-31"), Filters(sources=("dawn",))):
                 allowed = np.array(sorted(truth(metas, chunks, filters)))
                 fresh = IndexStore(tmp_path, config).load()
-                _, keys = fresh.dense.search(vecs[allowed[:5]], 10, filters)
+                _, keys = fresh.vectors.search(vecs[allowed[:5]], 10, filters)
                 rows = fresh.rows_for(keys)
                 assert set(rows.ravel()) <= set(allowed) and (rows >= 0).all()
                 assert (rows[:, 0] == allowed[:5]).all()
@@ -197,7 +198,7 @@ def test_an_incremental_write_keeps_the_approximate_index_consistent(tmp_path):
     store = IndexStore(tmp_path, config)
     store.write(manifest(), metas, chunks, vecs)
     old = store.load()
-    centroids = _centroids(old.dense)
+    centroids = _centroids(old.vectors)
     gone = metas[0].id
     kept = [r for r, c in enumerate(old.chunks) if c.article_id != gone]
     new_metas, new_chunks, _ = many_articles(4, seed=9)
@@ -206,11 +207,11 @@ def test_an_incremental_write_keeps_the_approximate_index_consistent(tmp_path):
                 VectorUpdate(old, kept, new_vecs))
     data = IndexStore(tmp_path, config).load()
     assert data.manifest["vectors"]["factory"] == old.manifest["vectors"]["factory"]
-    np.testing.assert_array_equal(_centroids(data.dense), centroids)  # the trained quantizer was reused
-    np.testing.assert_allclose(data.vectors(), np.vstack([vecs[kept], new_vecs]), atol=1e-6)
-    _, keys = data.dense.search(new_vecs, 1)
+    np.testing.assert_array_equal(_centroids(data.vectors), centroids)  # the trained quantizer was reused
+    np.testing.assert_allclose(data.all_vectors(), np.vstack([vecs[kept], new_vecs]), atol=1e-6)
+    _, keys = data.vectors.search(new_vecs, 1)
     assert [data.chunks[r].id for r in data.rows_for(keys[:, 0])] == [c.id for c in new_chunks]
-    assert gone not in {data.chunks[r].article_id for r in data.rows_for(data.dense.search(vecs[:3], 20)[1].ravel())
+    assert gone not in {data.chunks[r].article_id for r in data.rows_for(data.vectors.search(vecs[:3], 20)[1].ravel())
                         if r >= 0}
 
 
@@ -225,11 +226,11 @@ def test_an_index_written_before_vector_stores_still_loads(tmp_path):
     version = IndexStore(tmp_path).write(manifest(), metas, chunks, vecs)
     old = json.loads((version / MANIFEST).read_text())
     old.pop("vectors")  # what the previous code wrote: no entry, a plain IndexFlatIP
-    old["checksum"] = _manifest_checksum(old)
+    old["checksum"] = manifest_checksum(old)
     (version / MANIFEST).write_text(json.dumps(old, indent=2) + "\n")
     data = IndexStore(tmp_path).load()
-    assert data.dense.kind == "faiss" and data.dense.factory == "Flat" and data.dense.ntotal == len(chunks)
-    _, keys = data.dense.search(vecs[:3], 1)
+    assert data.vectors.kind == "faiss" and data.vectors.factory == "Flat" and data.vectors.ntotal == len(chunks)
+    _, keys = data.vectors.search(vecs[:3], 1)
     assert list(data.rows_for(keys[:, 0])) == [0, 1, 2]
 
 
@@ -253,14 +254,14 @@ def test_milvus_crash_before_the_switch_leaves_the_old_version_whole_and_is_reco
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(qa.store.index, "_write_jsonl", boom)
+    monkeypatch.setattr(qa.store.versions, "_write_jsonl", boom)
     with pytest.raises(OSError):
         IndexStore(tmp_path, MILVUS).write(manifest(), metas[1:] + new_metas,
                                            [v1.chunks[r] for r in kept] + new_chunks, VectorUpdate(v1, kept, new_vecs))
     monkeypatch.undo()
     data = IndexStore(tmp_path, MILVUS).load()
     assert data.root == v1.root
-    assert data.dense.count() == len(chunks) + len(new_chunks)  # the new rows are there, nothing was deleted
+    assert data.vectors.count() == len(chunks) + len(new_chunks)  # the new rows are there, nothing was deleted
     drift = data.drift()
     assert drift.extra == len(new_chunks) and not len(drift.missing)
     # a reader never sees a chunk its version lacks, and still finds the old article
@@ -275,8 +276,8 @@ def test_milvus_crash_before_the_switch_leaves_the_old_version_whole_and_is_reco
                 VectorUpdate(base, kept, new_vecs))
     now = IndexStore(tmp_path, MILVUS).load()
     assert now.manifest["vectors"]["collection"] == v1.manifest["vectors"]["collection"]  # updated in place
-    assert now.dense.count() == len(now.chunks) and not now.drift()
-    assert set(now.dense.keys().tolist()) == set(now.keys.tolist())
+    assert now.vectors.count() == len(now.chunks) and not now.drift()
+    assert set(now.vectors.keys().tolist()) == set(now.keys.tolist())
     assert gone not in now.articles
 
 
@@ -284,7 +285,7 @@ def test_milvus_crash_before_the_switch_leaves_the_old_version_whole_and_is_reco
 def test_milvus_keys_missing_from_the_collection_are_reported(tmp_path):
     metas, chunks, vecs = make_version()
     data = _written(tmp_path, MILVUS, metas, chunks, vecs)
-    data.dense.delete_articles([metas[2].id])
+    data.vectors.delete_articles([metas[2].id])
     drift = IndexStore(tmp_path, MILVUS).load().drift()
     assert sorted(drift.missing.tolist()) == [r for r, c in enumerate(chunks) if c.article_id == metas[2].id]
     assert drift.extra == 0
@@ -299,7 +300,7 @@ def test_a_full_rebuild_writes_a_new_generation_and_drops_the_old(tmp_path):
     assert one.endswith("_1") and two.endswith("_2")
     client = connect(str(tmp_path / "milvus.db"))
     assert client.has_collection(two) and not client.has_collection(one)
-    assert second.dense.count() == 12
+    assert second.vectors.count() == 12
 
 
 @needs_milvus
@@ -310,11 +311,11 @@ def test_switching_stores_moves_the_vectors_without_changing_them(tmp_path):
     assert store.vectors_moved(faiss_data.manifest) == "vector store faiss -> milvus"
     store.write(manifest(), metas, chunks, VectorUpdate(faiss_data, list(range(len(chunks))), np.zeros((0, DIM))))
     moved = IndexStore(tmp_path, MILVUS).load()
-    assert moved.dense.kind == "milvus" and store.vectors_moved(moved.manifest) == ""
-    np.testing.assert_allclose(moved.vectors(), vecs, atol=1e-6)
+    assert moved.vectors.kind == "milvus" and store.vectors_moved(moved.manifest) == ""
+    np.testing.assert_allclose(moved.all_vectors(), vecs, atol=1e-6)
     back = IndexStore(tmp_path, VectorConfig())
     back.write(manifest(), metas, chunks, VectorUpdate(moved, list(range(len(chunks))), np.zeros((0, DIM))))
-    assert IndexStore(tmp_path).load().dense.kind == "faiss"
+    assert IndexStore(tmp_path).load().vectors.kind == "faiss"
     assert not connect(str(tmp_path / "milvus.db")).has_collection(moved.manifest["vectors"]["collection"])
 
 

@@ -1,4 +1,6 @@
-"""Building and refreshing the index: ingest → chunk → embed → store, embedding only what changed."""
+"""Keeping the index in step with the article files: ingest → chunk → embed → store, embedding only
+what changed. ``qa index``, the chat's uploads and re-index button, and a first ``qa ask`` on a fresh
+checkout all come here; answering never imports it (``tests/app/test_runtime_imports.py``)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,21 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa.ingest import IngestReport, ingest_summary, plural
+from qa.store.bm25 import lexical_text
 from qa.store.chunk import Chunker
 from qa.store.embed import Embedder
-from qa.store.index import (FORMAT_VERSION, ArticleMeta, IndexCorrupt, IndexData, IndexStore, VectorUpdate,
-                            lexical_text)
-from qa.store.prepare import LocalPreparer, Prepared, Preparer
-from qa.ingest import IngestReport, ingest_summary, plural
+from qa.store.integrity import IndexCorrupt
+from qa.store.read_and_embed import LocalPreparer, Prepared, Preparer
+from qa.store.versions import FORMAT_VERSION, ArticleMeta, IndexData, IndexStore, VectorUpdate
 from qa.types import Article, Chunk
+
+if TYPE_CHECKING:
+    from qa.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +128,33 @@ class Indexer:
     def run(self, paths: list[str | Path], progress: bool = True, prune: bool = False) -> IndexReport:
         """Add and update the articles under ``paths``; with ``prune``, also drop vanished ones.
 
-        Holds the index's lock throughout: a second run at the same time gets ``IndexBusy`` at once.
+        Articles indexed from other paths are kept. Holds the index's lock throughout: a second run
+        at the same time gets ``IndexBusy`` at once.
         """
         with self.store.lock():
             return self._run(paths, progress, prune)
+
+    def ensure(self, settings: Settings, progress: bool = True) -> IndexReport | None:
+        """Index the configured articles when there is no index yet, so a fresh checkout can answer.
+
+        Returns None when an index already exists (it is used as it is, however old).
+        """
+        if self.store.exists():
+            return None
+        corpus = [p for p in settings.article_paths() if Path(p).exists()]
+        if not corpus:
+            raise FileNotFoundError(
+                f"no index in {settings.index_dir} and no articles at "
+                f"{', '.join(map(str, settings.corpus))}: set QA_CORPUS to your article folders, "
+                "or run `qa index PATH...`"
+            )
+        report = self.run(corpus, progress=progress)
+        if report.articles == 0:
+            raise FileNotFoundError(
+                f"no articles found in {', '.join(map(str, corpus))} to index "
+                "(supported: .txt .md .html .json .jsonl .jsonl.gz); add some and run `qa index`"
+            )
+        return report
 
     def _run(self, paths: list[str | Path], progress: bool, prune: bool) -> IndexReport:
         t0 = time.time()
@@ -165,7 +195,7 @@ class Indexer:
             _announce_prune(pruned)
         kept_chunks, kept_rows, fresh_chunks, fresh_vecs = self._rows(
             old, prepared, articles, kept, (new_ids & old_ids) | {m.id for m in kept}, drift, report.added)
-        dim = fresh_vecs.shape[1] if len(fresh_vecs) else (old.dense.dim if old is not None else self.embedder.dim)
+        dim = fresh_vecs.shape[1] if len(fresh_vecs) else (old.vectors.dim if old is not None else self.embedder.dim)
         chunks = kept_chunks + fresh_chunks
         vectors = (VectorUpdate(old, kept_rows, fresh_vecs.reshape(-1, dim)) if old is not None
                    else fresh_vecs.reshape(-1, dim))
@@ -235,6 +265,17 @@ class Indexer:
 
 _RECORD = re.compile(r"#\d+$")
 PRUNE_PREVIEW = 5  # articles named before a prune; the rest are counted
+
+
+def preparer(chunker: Chunker, embedder: Embedder, ray: str | None = None,
+             ray_workers: int | None = None) -> Preparer:
+    """Who reads, chunks and embeds: this process, or Ray with ``ray`` (a cluster address, or "" for
+    a local Ray); the results are the same."""
+    if ray is None:
+        return LocalPreparer(chunker, embedder)
+    from qa.store.distributed import RayPreparer
+
+    return RayPreparer(chunker, embedder, address=ray or None, workers=ray_workers)
 
 
 def source_file(source: str) -> str:

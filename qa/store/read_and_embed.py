@@ -1,4 +1,4 @@
-"""Reading, chunking and embedding for the indexer, in this process: the default preparer.
+"""Reading, chunking and embedding the articles of an indexing run, in this process: the default preparer.
 
 Every preparer keeps one contract, so ``Indexer`` can take any::
 
@@ -26,7 +26,7 @@ import numpy as np
 from qa.ingest import IngestReport, load_articles
 from qa.store.chunk import Chunker
 from qa.store.embed import Embedder
-from qa.store.index import lexical_text
+from qa.store.bm25 import lexical_text
 from qa.types import Article, Chunk
 
 
