@@ -11,7 +11,7 @@ from qa.app import filters
 from qa.app.render import escape, note, render, shorten
 from qa.app.status import plain_report
 from qa.app.uploads import save_uploads, upload_dir
-from qa.store.index import IndexBusy
+from qa.store.write_lock import IndexBusy
 from qa.types import Filters
 
 log = logging.getLogger("qa.app.chat")  # one name for the chat's log, whichever module writes it
