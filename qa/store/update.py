@@ -28,7 +28,7 @@ from qa.types import Article, Chunk
 if TYPE_CHECKING:
     from qa.config import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("qa.store.indexer")  # the indexer's log: the name users see and filter on
 
 
 @dataclass

@@ -22,7 +22,6 @@ the other's articles.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -44,8 +43,6 @@ from qa.store.vectors.base import Drift
 from qa.store.write_lock import IndexBusy, WriteLock
 from qa.types import Chunk
 from qa.util.errors import first_line
-
-log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
