@@ -203,6 +203,7 @@ def test_foreign_reader_gets_squad2_settings_within_its_positions(arch, tmp_path
         assert span and span == span.strip()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["electra", "mpnet", "distilbert"])
 def test_other_architectures_read_alike_on_every_runtime(arch, tmp_path, monkeypatch):
     """ELECTRA takes token types; MPNet and DistilBERT have no such input. Each exports to ONNX and

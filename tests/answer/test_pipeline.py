@@ -10,6 +10,8 @@ from qa.answer.followups.conversation import Conversation
 from qa.evaluation.squad import max_over_golds
 from qa.types import Filters
 
+pytestmark = pytest.mark.slow  # every test asks the shipped reader over a real index
+
 
 def test_pakistan_question_is_read_from_the_seed_article(seed_pipeline):
     ans = seed_pipeline.ask("What did Pakistan agree to?")

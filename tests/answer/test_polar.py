@@ -1,5 +1,7 @@
 """Yes/no questions get evidence (the sentences that bear on them, denials marked), never a span."""
 
+import pytest
+
 from qa.answer.pipeline import PASTE_CHARS, asked_part
 from qa.answer.rules.polar import evidence, is_polar
 from qa.text.excerpt import best_sentence
@@ -67,6 +69,7 @@ def test_a_long_paste_is_asked_by_its_last_question():
     assert asked_part("What did they agree to?") == "What did they agree to?"
 
 
+@pytest.mark.slow
 def test_the_seed_polar_question_shows_the_denial_and_claims_no_span(seed_pipeline):
     ans = seed_pipeline.ask(STAFF)
     assert ans.kind == "evidence" and ans.text == "" and ans.answered
@@ -77,6 +80,7 @@ def test_the_seed_polar_question_shows_the_denial_and_claims_no_span(seed_pipeli
     assert d["answer"] == "" and d["findings"][0]["kind"] == "evidence" and "denies" in d["findings"][0]
 
 
+@pytest.mark.slow
 def test_a_pasted_article_is_never_a_follow_up(seed_pipeline):
     from qa.answer.followups.conversation import Conversation
 
@@ -87,6 +91,7 @@ def test_a_pasted_article_is_never_a_follow_up(seed_pipeline):
     assert ans.follows is None and ans.resolved_question == "What did Beijing want?"
 
 
+@pytest.mark.slow
 def test_chat_and_cli_show_evidence_as_sentences_with_denials_marked_and_no_confidence(seed_pipeline):
     from qa.app.render import render
     from qa.app.cli import format_answer
@@ -99,6 +104,7 @@ def test_chat_and_cli_show_evidence_as_sentences_with_denials_marked_and_no_conf
     assert "confidence" not in text
 
 
+@pytest.mark.slow
 def test_a_refusal_names_the_active_filters(seed_pipeline):
     from qa.answer.decide import filter_note
     from qa.types import Filters

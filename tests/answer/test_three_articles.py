@@ -12,6 +12,8 @@ import pytest
 
 from conftest import corpus_copy
 
+pytestmark = pytest.mark.slow  # indexes three articles and asks the shipped reader
+
 LIBRARY = (
     "Greyfield library to close for repairs\n\n2024-04-29\n"
     "The Greyfield public library will close on 12 May for repairs after a burst pipe flooded its basement "

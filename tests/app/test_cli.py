@@ -24,6 +24,7 @@ def qa(*args, env=None, timeout=300):
                           cwd=ROOT, env=full_env, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_ask_json(seed_settings):
     r = qa("ask", "What did Pakistan agree to?", "--json", "--index-dir", seed_settings.index_dir)
     assert r.returncode == 0, r.stderr
@@ -35,6 +36,7 @@ def test_ask_json(seed_settings):
     assert first["title"] == SEED_TITLE and out["citations"][0]["title"] == SEED_TITLE
 
 
+@pytest.mark.slow
 def test_ask_plain_text_shows_answer_and_source(seed_settings):
     r = qa("ask", "Where did last month's bombing happen?", "--index-dir", seed_settings.index_dir,
            env={"NO_COLOR": ""})
@@ -44,6 +46,7 @@ def test_ask_plain_text_shows_answer_and_source(seed_settings):
     assert "Loading weights" not in r.stderr and r.stderr.strip() == ""  # no model-loading bars
 
 
+@pytest.mark.slow
 def test_index_reports_counts_then_embeds_nothing(tmp_path):
     idx = tmp_path / "idx"
     r = qa("index", CORPUS, "--index-dir", idx, "--no-progress")
@@ -53,6 +56,7 @@ def test_index_reports_counts_then_embeds_nothing(tmp_path):
     assert "up to date" in r.stdout and "nothing embedded" in r.stdout
 
 
+@pytest.mark.slow
 def test_clear_errors(tmp_path):
     r = qa("ask", "  ")
     assert r.returncode == 2 and "empty" in r.stderr
@@ -67,6 +71,7 @@ def test_clear_errors(tmp_path):
     assert r.returncode == 1 and "no articles found" in r.stderr
 
 
+@pytest.mark.slow
 def test_missing_reader_model_is_named(seed_settings, tmp_path):
     r = qa("ask", "Who?", "--index-dir", seed_settings.index_dir, "--reader", tmp_path / "no-model")
     assert r.returncode == 2 and "no reader model" in r.stderr
@@ -86,6 +91,7 @@ def json_error(r) -> str:
     return out["error"]
 
 
+@pytest.mark.slow
 def test_json_errors(tmp_path):
     assert "empty" in json_error(qa("ask", "", "--json"))
     assert "--since" in json_error(qa("ask", "Who?", "--since", "2024-13-01", "--json"))
@@ -134,6 +140,7 @@ def test_parse_filters():
     assert parse_filters("2024-11-01", None, None).until is None
 
 
+@pytest.mark.slow
 def test_filter_flags_reach_the_pipeline(seed_settings):
     filters_or_skip()
     from qa.answer.pipeline import Pipeline
@@ -150,6 +157,7 @@ def test_filter_flags_reach_the_pipeline(seed_settings):
     assert out["answered"] is False and all(c["title"] != SEED_TITLE for c in out["citations"])
 
 
+@pytest.mark.slow
 def test_first_ask_indexes_the_corpus(tmp_path):
     idx = tmp_path / "fresh-index"
     r = qa("ask", "What did Pakistan agree to?", "--json", "--index-dir", idx, env={"QA_CORPUS": str(CORPUS)})
@@ -160,6 +168,7 @@ def test_first_ask_indexes_the_corpus(tmp_path):
     assert len(IndexStore(idx).load().articles) == 1
 
 
+@pytest.mark.slow
 def test_index_other_folder_keeps_existing_articles_and_prune_removes_deleted(tmp_path):
     idx, news, other = tmp_path / "idx", tmp_path / "news", tmp_path / "other"
     news.mkdir()
@@ -185,6 +194,7 @@ def test_index_other_folder_keeps_existing_articles_and_prune_removes_deleted(tm
     assert {a.title for a in IndexStore(idx).load().articles.values()} == {SEED_TITLE}
 
 
+@pytest.mark.slow
 def test_edited_file_replaces_its_article(tmp_path):
     idx, news = tmp_path / "idx", tmp_path / "news"
     news.mkdir()
@@ -232,6 +242,7 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
     assert use_color(_Tty()) is False
 
 
+@pytest.mark.slow
 def test_ask_takes_corpus_as_a_flag_too(tmp_path):
     """`qa ask --corpus PATH` does what QA_CORPUS does: the folder indexed when there is no index yet."""
     idx = tmp_path / "fresh-index"
@@ -242,6 +253,7 @@ def test_ask_takes_corpus_as_a_flag_too(tmp_path):
     assert str(CORPUS) in r.stderr and "no-articles" not in r.stderr
 
 
+@pytest.mark.slow
 def test_a_refused_question_in_french_says_only_english_is_read(seed_settings):
     from qa.text.language import ONLY_ENGLISH
 
@@ -251,6 +263,7 @@ def test_a_refused_question_in_french_says_only_english_is_read(seed_settings):
     assert out["answered"] is False and ONLY_ENGLISH in out["message"]
 
 
+@pytest.mark.slow
 def test_eval_with_corpus_leaves_the_configured_index_alone(seed_settings, tmp_path):
     """`qa eval --corpus` scores the questions on those articles alone, in a temporary index; the
     index in the configured folder is neither replaced nor added to."""
@@ -272,6 +285,7 @@ def test_eval_with_corpus_leaves_the_configured_index_alone(seed_settings, tmp_p
     assert len(IndexStore(index_dir).load().articles) == 1  # still just the seed article
 
 
+@pytest.mark.slow
 def test_eval_index_contexts_asks_a_squad_file_over_its_own_articles(tmp_path):
     """`--index-contexts` indexes the file's articles (all of them) in a temporary index; `--held-out`
     keeps only the questions of the held-out fifth of articles; a .json.gz file is read as SQuAD."""

@@ -40,6 +40,7 @@ def fuzz(tmp_path: Path, n: int, timeout: float):
     return cases, result, check(cases, result)
 
 
+@pytest.mark.slow
 def test_hostile_inputs_do_not_crash_and_are_all_accounted_for(tmp_path):
     assert SMALL_N >= len(KINDS)
     cases, result, verdict = fuzz(tmp_path, SMALL_N, SMALL_TIMEOUT_S)
@@ -58,6 +59,7 @@ def test_hostile_inputs_do_not_crash_and_are_all_accounted_for(tmp_path):
     assert result["peak_rss_mb"] < MAX_PEAK_RSS_MB, result["peak_rss_mb"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("QA_HEAVY_TESTS") != "1", reason="set QA_HEAVY_TESTS=1 for the n=1000 fuzz run")
 def test_hostile_inputs_heavy(tmp_path):
     cases, result, verdict = fuzz(tmp_path, HEAVY_N, HEAVY_TIMEOUT_S)

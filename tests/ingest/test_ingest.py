@@ -615,6 +615,7 @@ def test_progress_bar_does_not_change_results(tmp_path, capsys):
 # The real corpora
 
 
+@pytest.mark.slow
 def test_real_corpora():
     if not NEWS.is_dir():
         pytest.skip(f"../shared/data/news not present: {NEWS} (the real BBC/Reuters/Dawn corpora)")

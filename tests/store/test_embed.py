@@ -26,6 +26,7 @@ def reference(embedder_path):
     return Embedder(embedder_path, runtime="torch").encode(TEXTS)
 
 
+@pytest.mark.slow
 def test_onnx_fp32_gives_sentence_transformers_vectors(embedder_path, reference):
     onnx = Embedder(embedder_path, runtime="onnx")
     assert np.abs(onnx.encode(TEXTS) - reference).max() < 1e-5
@@ -33,6 +34,7 @@ def test_onnx_fp32_gives_sentence_transformers_vectors(embedder_path, reference)
     assert onnx.dim == 384
 
 
+@pytest.mark.slow
 def test_onnx_int8_is_close_and_a_different_index(embedder_path, reference):
     int8 = Embedder(embedder_path, runtime="onnx-int8")
     vecs = int8.encode(TEXTS)
@@ -54,6 +56,7 @@ def test_unknown_runtime_is_refused(embedder_path):
         Embedder(embedder_path, runtime="fp16")
 
 
+@pytest.mark.slow
 def test_changing_the_embed_runtime_rebuilds_the_index(tmp_path, embedder_path):
     from qa.store.versions import IndexStore
     from qa.store.update import Indexer
@@ -85,6 +88,7 @@ def news_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_pipelined_preparation_equals_read_then_chunk_then_embed(news_file, embedder_path):
     chunker, embedder = Chunker(embedder_path, max_tokens=24), Embedder(embedder_path)
     ingested = load_articles([news_file])

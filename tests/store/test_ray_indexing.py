@@ -124,6 +124,7 @@ def test_unreachable_or_malformed_address_fails_at_once_in_one_line(embedder_pat
         preparers(embedder_path, workers=0)
 
 
+@pytest.mark.slow
 def test_local_ray_counts_duplicates_and_skips_as_load_articles_and_stops(tmp_path, embedder_path):
     paths = duplicates_and_skips(tmp_path / "in")
     local, prep = preparers(embedder_path, workers=2)
@@ -134,6 +135,7 @@ def test_local_ray_counts_duplicates_and_skips_as_load_articles_and_stops(tmp_pa
     assert not ray.is_initialized()  # the local Ray it started is gone
 
 
+@pytest.mark.slow
 def test_joined_cluster_gives_the_same_and_is_left_running(tmp_path, embedder_path):
     """A Ray started by another process is joined by address, used, and still there afterwards."""
     holder = subprocess.Popen(
@@ -201,6 +203,7 @@ def test_same_articles_chunks_and_vectors_as_single_process(shared_ray, bbc_subs
     assert_same(got, want)
 
 
+@pytest.mark.slow
 def test_skip_ids_are_neither_chunked_nor_embedded(shared_ray, embedder_path):
     dawn = need_shared("news", "dawn_pakistan_15.json")
     everything = load_articles([dawn, CORPUS]).articles
@@ -215,6 +218,7 @@ def test_skip_ids_are_neither_chunked_nor_embedded(shared_ray, embedder_path):
     assert nothing.seconds.get("workers") is None  # no actor started, no model loaded
 
 
+@pytest.mark.slow
 def test_hostile_files_are_read_exactly_as_load_articles_reads_them(shared_ray, tmp_path):
     """FIFOs, symlink loops, gzip bombs, broken encodings...: same articles, skips and reasons."""
     from helpers.hostile_inputs import generate

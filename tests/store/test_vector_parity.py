@@ -19,6 +19,7 @@ from qa.store.vectors import VectorConfig
 from qa.types import Filters
 
 pytest.importorskip("milvus_lite", reason='milvus-lite is not installed: pip install -e ".[scale]"')
+pytestmark = pytest.mark.slow  # every test indexes real articles with the embedder, on both stores
 
 STORES = {"faiss": VectorConfig(), "milvus": VectorConfig(store="milvus")}
 

@@ -281,6 +281,7 @@ def milvus_file(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("milvus") / "contract.db"
 
 
+@pytest.mark.slow  # a milvus-lite collection a test
 class TestMilvusStore(VectorStoreContract):
     @pytest.fixture
     def config(self, milvus_file) -> VectorConfig:

@@ -111,6 +111,7 @@ def test_filter_expression_is_what_filters_say():
     assert filter_expression(Filters(sources=("a\\b",))) == '(source like "%a_b%" or url like "%a_b%")'
 
 
+@pytest.mark.slow
 @needs_milvus
 @pytest.mark.parametrize("filters", FILTERS, ids=str)
 def test_filters_give_the_same_rows_with_both_stores(tmp_path, filters):
@@ -129,6 +130,7 @@ def test_filters_give_the_same_rows_with_both_stores(tmp_path, filters):
     assert ranked[0] == ranked[1]  # same order too: both rank by inner product, exactly
 
 
+@pytest.mark.slow
 @needs_milvus
 def test_milvus_expression_alone_never_misses_a_matching_row(tmp_path):
     """Inside Milvus the filter may let a few extra rows through ('_' is a wildcard), never fewer."""
@@ -238,6 +240,7 @@ def test_an_index_written_before_vector_stores_still_loads(tmp_path):
 # Milvus: versions, crashes, reconciliation
 
 
+@pytest.mark.slow
 @needs_milvus
 def test_milvus_crash_before_the_switch_leaves_the_old_version_whole_and_is_reconciled(tmp_path, monkeypatch):
     metas, chunks, vecs = make_version()
@@ -281,6 +284,7 @@ def test_milvus_crash_before_the_switch_leaves_the_old_version_whole_and_is_reco
     assert gone not in now.articles
 
 
+@pytest.mark.slow
 @needs_milvus
 def test_milvus_keys_missing_from_the_collection_are_reported(tmp_path):
     metas, chunks, vecs = make_version()
@@ -291,6 +295,7 @@ def test_milvus_keys_missing_from_the_collection_are_reported(tmp_path):
     assert drift.extra == 0
 
 
+@pytest.mark.slow
 @needs_milvus
 def test_a_full_rebuild_writes_a_new_generation_and_drops_the_old(tmp_path):
     metas, chunks, vecs = make_version()
@@ -303,6 +308,7 @@ def test_a_full_rebuild_writes_a_new_generation_and_drops_the_old(tmp_path):
     assert second.vectors.count() == 12
 
 
+@pytest.mark.slow
 @needs_milvus
 def test_switching_stores_moves_the_vectors_without_changing_them(tmp_path):
     metas, chunks, vecs = make_version()
@@ -341,6 +347,7 @@ def test_an_unreachable_milvus_server_is_a_one_line_error():
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 @needs_milvus
 def test_a_milvus_lite_file_open_in_another_process_is_named(tmp_path):
     db = tmp_path / "milvus.db"

@@ -43,6 +43,7 @@ def _run(tmp_path, tiny, *more):
                  "--budget", "10", "--threads", "1", "--teacher-args", TINY, "--student-args", TINY, *more])
 
 
+@pytest.mark.slow
 def test_the_gpu_script_runs_every_stage_on_tiny_models_and_continues_after_a_cut(tmp_path, tiny, capsys):
     from qa.answer.reader.read import Reader
 

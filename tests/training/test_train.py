@@ -58,6 +58,7 @@ def _squad(path, n):
     return path
 
 
+@pytest.mark.slow
 def test_a_tiny_run_exports_resumes_and_records_its_lineage(tmp_path, reader_path):
     train, dev = _squad(tmp_path / "train.json", 6), _squad(tmp_path / "dev.json", 3)
     extra = _squad(tmp_path / "extra.json", 2)
@@ -115,6 +116,7 @@ def test_span_loss_matches_transformers_and_weights_null_targets():
     assert abs(heavy.item() - null_only.item()) < abs(base.item() - null_only.item())
 
 
+@pytest.mark.slow
 def test_stop_after_scores_exports_and_the_run_continues(tmp_path, reader_path):
     train, dev = _squad(tmp_path / "train.json", 6), _squad(tmp_path / "dev.json", 3)
     out, run = tmp_path / "model", tmp_path / "run"
@@ -130,6 +132,7 @@ def test_stop_after_scores_exports_and_the_run_continues(tmp_path, reader_path):
     assert [e["step"] for e in log if "dev" in e] == [1, 3]
 
 
+@pytest.mark.slow
 def test_time_budget_stops_scores_exports_and_a_continuation_starts_where_it_stopped(tmp_path, reader_path):
     train, dev = _squad(tmp_path / "train.json", 6), _squad(tmp_path / "dev.json", 3)
     out, run = tmp_path / "model", tmp_path / "run"
@@ -203,6 +206,7 @@ def test_device_auto_is_the_gpu_only_where_torch_sees_one(monkeypatch, tmp_path,
     assert reader.resolve_device("auto") == "cuda"
 
 
+@pytest.mark.slow
 def test_bf16_run_trains_and_exports_fp16_weights(tmp_path, reader_path):
     train, dev = _squad(tmp_path / "train.json", 4), _squad(tmp_path / "dev.json", 2)
     out = tmp_path / "model"
