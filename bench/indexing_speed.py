@@ -1,12 +1,12 @@
-"""Indexing throughput: `qa index` as it was, as it is, and the embedder against sentence-transformers.
+"""Indexing throughput: `qa index` against a sequential baseline, and the embedder against sentence-transformers.
 
     python bench/indexing_speed.py                 # 600 BBC records, ~4 min on 2 cores
     python bench/indexing_speed.py --records 2225  # all of BBC
 
 One run, same articles, each index built from scratch in a temporary folder:
 
-- **before**: the indexer as it was before the speed work: read everything, then chunk everything,
-  then embed with sentence-transformers (torch fp32), in sequence.
+- **before**: the sequential baseline: read everything, then chunk everything, then embed with
+  sentence-transformers (torch fp32), one step after the other.
 - **now, per embed runtime** (``--runtimes``; ``onnx-int8`` is the default `qa index` uses): the
   current ``Indexer`` (reading and chunking in a thread while ONNX Runtime embeds).
 - **embedding step alone**: the chunk texts of that index encoded by plain sentence-transformers
@@ -39,7 +39,7 @@ from bench.questions import questions  # noqa: E402
 
 
 class SequentialPreparer:
-    """The indexer's preparation before the speed work: read all, chunk all, embed all."""
+    """The baseline's preparation: read all, chunk all, embed all, one step after the other."""
 
     def __init__(self, chunker, embedder) -> None:
         self.chunker, self.embedder = chunker, embedder

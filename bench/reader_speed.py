@@ -10,8 +10,8 @@ Two question sets, each question read over 5 passages:
   retriever gives for each from ``corpus/`` (what the product reads); F1/EM are scored against the gold
   answers (an empty prediction is the right answer to an unanswerable question), and answer agreement
   is the share of questions where the system's best span equals Haystack's.
-- **bbc**: 8 of those questions over 40 BBC paragraphs of 100-140 words (5 each), the set the speed
-  issue was measured on; timing only.
+- **bbc**: 8 of those questions over 40 BBC paragraphs of 100-140 words (5 each): passages longer than
+  the seed's, for timing only.
 
 Each system reads the same passages with the same shipped model (``models/reader``). Haystack gets
 our windowing (max_seq_length 256, stride 96) so both see the same tokens; it runs torch fp32 as

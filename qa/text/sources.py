@@ -4,7 +4,7 @@ The index stores the path the article was read from, which may be an absolute
 path on the server. Readers get the URL when the article has one, otherwise
 the path relative to the corpus folder (or file) it came from, with the
 '#N' record suffix of multi-record files kept; never an absolute path.
-Done at display time, so indexes built before this change show the same.
+Done at display time, from what the index stores, so no index needs rebuilding for it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Issue #21's three-article library: a question about one article is answered from that article only.
+"""A three-article library: a question about one article is answered from that article only.
 
-The seed article, a library article and a bridge-repair article are indexed together. Before one
-decision and the "an article must mention what the question is about" rule, "When will the
-Greyfield library close?" also gave "September" (1.00) from the bridge article, and "How many
-books were damaged?" gave "two" (0.99, "two of its supports").
+The seed article, a library article and a bridge-repair article are indexed together. Without the
+"an article must mention what the question is about" rule (``same_topic``), "When will the Greyfield
+library close?" would also take "September" (1.00) from the bridge article, and "How many books
+were damaged?" "two" (0.99, "two of its supports").
 """
 
 from __future__ import annotations

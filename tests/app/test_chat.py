@@ -672,7 +672,7 @@ def test_example_button_asks(page):
     user, reply = messages(page).nth(0), messages(page).nth(1)
     assert question in user.inner_text()
     assert reply.inner_text().strip() and "wrong" not in reply.inner_text()
-    # the answer, or the sentence that holds it in view (issue #21)
+    # the answer, or the sentence that holds it, in view
     assert "interior and planning ministries" in reply.inner_text(), reply.inner_text()[:800]
 
 

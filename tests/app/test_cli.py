@@ -1,6 +1,5 @@
 """The `qa` command as a user runs it: answers as JSON, and clear errors."""
 
-import inspect
 import io
 import json
 import os
@@ -10,12 +9,11 @@ import sys
 
 import pytest
 
-import qa.types as qa_types
 from conftest import CORPUS, ROOT, SEED_TITLE
 from qa.app.cli import BOLD, HIGHLIGHT, format_answer, parse_filters, use_color
 from qa.app.filters import CLI, parse_day
 from qa.store.versions import IndexStore
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, Filters
 
 
 def qa(*args, env=None, timeout=300):
@@ -119,20 +117,11 @@ def test_parse_day():
             parse_day(bad, "--since", CLI)
 
 
-def filters_or_skip() -> type:
-    """qa.types.Filters, or skip: it lands with the pipeline's filter support, maybe after this test."""
-    filters = getattr(qa_types, "Filters", None)
-    if filters is None:
-        pytest.skip("qa.types.Filters is not there yet (added with the pipeline's filter support)")
-    return filters
-
-
 def test_parse_filters():
     assert parse_filters(None, None, None) is None
     assert parse_filters(None, None, ["  "]) is None
     with pytest.raises(ValueError, match="after --until"):
         parse_filters("2024-05-01", "2024-04-01", None)
-    Filters = filters_or_skip()
     f = parse_filters("2024-11-01", "2024-11-30", ["dawn.com", "corpus/"])
     assert isinstance(f, Filters)
     assert (f.since, f.until) == ("2024-11-01", "2024-11-30")
@@ -142,11 +131,6 @@ def test_parse_filters():
 
 @pytest.mark.slow
 def test_filter_flags_reach_the_pipeline(seed_settings):
-    filters_or_skip()
-    from qa.answer.pipeline import Pipeline
-
-    if "filters" not in inspect.signature(Pipeline.ask).parameters:
-        pytest.skip("Pipeline.ask does not take filters= yet (added with the pipeline's filter support)")
     base = ("ask", "What did Pakistan agree to?", "--json", "--index-dir", seed_settings.index_dir)
     r = qa(*base, "--since", "2024-11-01", "--until", "2024-11-30", "--source", "corpus")
     assert r.returncode == 0, r.stderr

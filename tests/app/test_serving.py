@@ -11,7 +11,7 @@ from qa.config import Settings
 @pytest.mark.parametrize("env, cores, expected", [
     ({}, 2, (2, 1, 2)),  # one question per core, one thread each
     ({}, 8, (8, 1, 8)),
-    ({"QA_CONCURRENCY": "1"}, 2, (1, 2, 1)),  # the old way: one question, every core
+    ({"QA_CONCURRENCY": "1"}, 2, (1, 2, 1)),  # one question at a time, on every core
     ({"QA_CONCURRENCY": "2", "QA_MODEL_THREADS": "2"}, 4, (2, 2, 2)),
     ({"QA_REPLICAS": "2"}, 2, (1, 1, 4)),  # each replica its core; two questions queued per replica
     ({"QA_REPLICAS": "2"}, 8, (1, 4, 4)),

@@ -38,7 +38,7 @@ BOMB_BYTES = 1 << 30  # a gzip bomb inflates to 1 GiB of zeros (about 1 MB compr
 DEEP_NESTING = 100_000  # levels of JSON arrays
 MANY_SCALARS = 3_000_000  # elements of the huge JSON array of numbers
 MANY_RECORDS = 5_000  # valid records in the huge array of records
-SHORT_LINES_CHARS = 600_000  # a hard-wrapped body this long (was quadratic in clean_text)
+SHORT_LINES_CHARS = 600_000  # a hard-wrapped body this long: minutes if clean_text's unwrapping went quadratic
 HOSTILE_LINE_CHARS = 300_000  # regex-hostile line ("[[[[", "**a **a", "<a<a<a")
 MARKER = "HOSTILE_MARKER_"  # text that must never reach an article (script bodies, navigation, ...)
 
@@ -347,7 +347,7 @@ def _html_deep_nesting(c: _Ctx, kind: str) -> Case:
 
 
 def _html_nav_flood(c: _Ctx, kind: str) -> Case:
-    """100k open dropped elements, then 100k unrelated end tags (was quadratic in the extractor)."""
+    """100k open dropped elements, then 100k unrelated end tags (quadratic work for a naive extractor)."""
     return _html_page(c, kind, "", "<nav>" * 100_000 + "</x>" * 100_000)
 
 

@@ -1,8 +1,7 @@
 """Answer verification: a calibrated probability that the reader's best span answers the question.
 
 The reader's span-minus-null margin alone ranks answerable above
-unanswerable questions poorly (ROC AUC 0.66 for the first reader) and its
-sigmoid is not a probability. A small logistic model over features the
+unanswerable questions poorly, and its sigmoid is not a probability. A small logistic model over features the
 pipeline already has (the margin and its parts, span length, how much of the
 question the answer's sentence shares, whether the span is the kind of thing
 the question word asks for, negation the question does not have) turns them

@@ -4,7 +4,7 @@ A question often has several answers in the articles ("What did Pakistan agree
 to?": three things, in three sentences). The reader scores many spans; the
 rules here say which of them can be findings. How sure the product is of each
 (``qa.answer.confidence.calibrate``) then orders and cuts them (``qa.answer.decide``):
-nothing here reads the reader's own scores, so a new reader changes no rule.
+nothing here reads the reader's own scores, so the rules hold for any reader.
 
 1. ``denial``: a span whose sentence denies the question (``qa.answer.rules.negation``)
    is never a finding.
