@@ -55,7 +55,7 @@ def test_killed_indexing_leaves_the_previous_index_answering_as_before(tmp_path,
     before = _answers(index_dir, reader_path)
     assert before[0][1]  # the seed question gets an answer or a possible answer to begin with
 
-    # How long a whole run takes here (indexing got fast: fixed kill times would all come too late).
+    # How long a whole run takes here: kills are timed as shares of it, as fixed times could all fall after it.
     t = time.perf_counter()
     subprocess.run(_index_cmd(tmp_path / "timing", [CORPUS, *extra]), check=True, env=env, capture_output=True)
     full_run = time.perf_counter() - t
