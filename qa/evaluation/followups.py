@@ -8,7 +8,7 @@ are refused turns). Three systems are scored in the same run against the human r
 
 * ``asked``: the question as asked;
 * ``title``: title substitution, the first pronoun replaced by the article's title (parenthesis
-  dropped; "his"/"its"/"their"/"hers" as "Title's"), the baseline quoted in issue #19;
+  dropped; "his"/"its"/"their"/"hers" as "Title's"), the baseline a resolver has to beat;
 * ``resolver``: ``qa.answer.followups.conversation.Conversation.resolve``.
 
 Numbers: corpus BLEU (sacreBLEU, default settings, one reference), mean token F1 (SQuAD's

@@ -1,6 +1,6 @@
 """Reader v4 on a lent GPU: an MPNet teacher, a MiniLM student distilled from it, scored and exported.
 
-One prepared run for a machine lent for minutes (15 of device time a session, at most 10 a call).
+One prepared run for a machine lent for minutes (15 of device time in all, at most 10 a call).
 Each stage's budget is printed before it starts and its result written to ``<run-dir>/v4.json``,
 so a run cut off continues where it stopped when the same command is given again (a training
 stage resumes from its checkpoint; the teacher's logits are cached under the run folder):
@@ -133,7 +133,7 @@ def stage_int8(a, state, deadline) -> dict:
 
 
 def verdict(state: dict, shipped_f1: float | None) -> dict:
-    """Each gate of the issue, and whether the student should replace the shipped reader."""
+    """Each gate, passed or not, and whether the student should replace the shipped reader."""
     s = state["stages"]
     gates = {name: s[stage]["squad_dev"].get(key, float("nan")) >= bar for name, (stage, key, bar) in GATES.items()}
     gates["int8 within 1 F1 of fp32"] = s["int8"]["within_1"]

@@ -91,8 +91,7 @@ def auto_reader_runtime() -> Runtime:
 
     On an AVX2-only CPU ONNX Runtime's int8 matmul saturates 16-bit sums: the int8 reader moved
     one shipped-reader margin by 1.26 and, with 7-bit weights instead, one answer by a word, so
-    there the exact fp32 ONNX reader is the default (the issue's rule: int8 only where it keeps
-    the answers).
+    there the exact fp32 ONNX reader is the default: int8 only where it keeps the answers.
     """
     return "onnx-int8" if fast_int8() else "onnx"
 
