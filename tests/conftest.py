@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-LIVE_CORPUS = ROOT / "corpus"  # only ever copied from
+LIVE_CORPUS = ROOT / "corpus"  # never read by a test: only listed, to check that no test touched it
+SEED_ARTICLES = ROOT / "tests" / "data"  # the seed article of corpus/, as tests know it
 READER = ROOT / "models" / "reader"
 SEED_TITLE = "Beijing pushing Islamabad on joint security plan to protect its citizens"
 SEED_FILE = "000_5f212afdc6001fcb.txt"
@@ -30,11 +31,11 @@ atexit.register(shutil.rmtree, SANDBOX, ignore_errors=True)
 
 
 def corpus_copy(folder: Path) -> Path:
-    """``folder``/corpus holding a copy of the seed article of corpus/, and nothing else a user may
-    have added there: for a test that adds, edits or deletes articles."""
+    """``folder``/corpus holding a copy of the seed article (``tests/data``): for a test that adds,
+    edits or deletes articles."""
     target = Path(folder) / "corpus"
     target.mkdir(parents=True)
-    shutil.copy2(LIVE_CORPUS / SEED_FILE, target / SEED_FILE)
+    shutil.copy2(SEED_ARTICLES / SEED_FILE, target / SEED_FILE)
     return target
 
 
@@ -92,7 +93,7 @@ def reader_path() -> Path:
 
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory, reader_path):
-    """Settings for an index of a copy of corpus/ (the seed article), built once in a temp folder."""
+    """Settings for an index of a copy of the seed article (tests/data), built once in a temp folder."""
     from qa.config import Settings
     from qa.answer.pipeline import Pipeline
 

@@ -1,6 +1,6 @@
 """The chat: answers render with the highlighted passages and sources, article HTML stays inert.
 
-The browser tests start the real app (`python app.py`) once, on a temporary copy of corpus/
+The browser tests start the real app (`python app.py`) once, on a temporary copy of the seed article (tests/data)
 and a temporary index, and drive it in Debian's Chromium with Playwright, as a user would.
 """
 
@@ -391,7 +391,7 @@ class Server(NamedTuple):
 
 @pytest.fixture(scope="module")
 def chat_server(tmp_path_factory, reader_path):
-    """One app for all browser tests, on a temporary copy of corpus/ plus two test articles, with its
+    """One app for all browser tests, on a temporary copy of the seed article plus two test articles, with its
     index and uploads folder in temporary folders too."""
     chromium = _chromium()
     corpus = tmp_path_factory.mktemp("chat-corpus") / "corpus"

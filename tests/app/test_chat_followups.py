@@ -1,7 +1,7 @@
 """The chat's follow-ups in the browser: a three-turn conversation whose pronouns are resolved.
 
 Runs the real app in Debian's Chromium like the browser tests of ``test_chat.py``, whose fixtures
-(one app on a temporary copy of corpus/ plus its test articles, one Chromium) and helpers it
+(one app on a temporary copy of the seed article plus its test articles, one Chromium) and helpers it
 uses; skipped, saying why, without Chromium (failed instead under ``QA_REQUIRE_BROWSER``).
 The harbour article says: "The harbour dispute was settled by judge Amina Qureshi ... after two
 years of hearings in Gwadar." Its title is a headline, not a name, so "her"/"she" stand for the

@@ -1,6 +1,6 @@
 """A chat on a local port and a load on it: for the tests of the running chat and bench/chat_load.py.
 
-``started_chat`` runs ``python app.py`` on a temporary copy of corpus/ on a free port of 127.0.0.1
+``started_chat`` runs ``python app.py`` on a temporary corpus holding the seed article on a free port of 127.0.0.1
 (its own process group, so any Ray it starts goes with it); ``run_load`` has N gradio_client clients
 (each its own session) ask questions at once and reports replies, errors and latency.
 """
@@ -51,11 +51,11 @@ class ChatServer:
 
 @contextmanager
 def started_chat(queue_size: int = 64, timeout: float = 300.0, env: dict | None = None):
-    """`python app.py` on a temporary copy of corpus/, index and uploads folder, on a free local port;
+    """`python app.py` on a temporary corpus holding the seed article, index and uploads folder, on a free local port;
     ``env``: more settings (QA_CONCURRENCY, QA_REPLICAS, ...)."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
-        shutil.copytree(ROOT / "corpus", corpus)
+        shutil.copytree(ROOT / "tests" / "data", corpus)  # the seed article QUESTIONS ask about
         port = free_port()
         settings = {"QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(Path(tmp) / "index"),
                     "QA_UPLOADS": str(Path(tmp) / "uploads"), "QA_PORT": str(port), "QA_HOST": "127.0.0.1",

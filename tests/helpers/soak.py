@@ -1,7 +1,7 @@
 """Mixed use of the running chat for a while, measuring what leaks or wedges: for tests/app/test_soak.py
 and bench/soak.py (which documents the kinds of use and the figures).
 
-``soak`` starts its own chat (``chat_load.started_chat``) on a copy of corpus/; meanwhile clients
+``soak`` starts its own chat (``chat_load.started_chat``) on a corpus holding the seed article; meanwhile clients
 ask questions, articles are uploaded through the chat and added by an outside `qa index`, and the
 page is loaded; it returns errors, the chat's RSS and file descriptors over time, latency per
 window, and whether every new article is answerable at the end.

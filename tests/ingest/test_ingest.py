@@ -24,7 +24,7 @@ from qa.types import Article
 from conftest import CORPUS, SEED_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = CORPUS / SEED_FILE  # the session's copy of corpus/, never the checkout's
+SEED = CORPUS / SEED_FILE  # the session's copy of the seed article, never the checkout's corpus/
 NEWS = ROOT.parent / "shared" / "data" / "news"
 
 

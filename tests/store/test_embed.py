@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import CORPUS
 from qa.ingest import load_articles
 from qa.store.chunk import Chunker
 from qa.store.read_and_embed import LocalPreparer, chunk_texts
@@ -61,7 +61,7 @@ def test_changing_the_embed_runtime_rebuilds_the_index(tmp_path, embedder_path):
     from qa.store.versions import IndexStore
     from qa.store.update import Indexer
 
-    corpus = Path(__file__).resolve().parents[2] / "corpus"
+    corpus = CORPUS  # the session's copy of the seed article
     store = IndexStore(tmp_path / "index")
     first = Indexer(store, Chunker(embedder_path), Embedder(embedder_path, runtime="onnx")).run([corpus], progress=False)
     again = Indexer(store, Chunker(embedder_path), Embedder(embedder_path, runtime="torch")).run([corpus], progress=False)
@@ -137,7 +137,7 @@ def test_auto_follows_the_index_and_else_the_cpu(tmp_path, embedder_path, monkey
     from qa.config import Settings
     from qa.util import onnx
 
-    corpus = Path(__file__).resolve().parents[2] / "corpus"
+    corpus = CORPUS  # the session's copy of the seed article
     monkeypatch.setattr(onnx, "fast_int8", lambda: False)
     assert Embedder(embedder_path).runtime == "onnx"
     settings = Settings.from_env({}).with_overrides(index_dir=tmp_path / "index", corpus=(corpus,))
