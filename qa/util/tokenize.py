@@ -4,7 +4,7 @@ Why: ``transformers.AutoTokenizer`` imports torch (through the model configurati
 1.5 s of a cold ``qa ask`` that the ONNX runtimes never use. The fast tokenizer transformers wraps
 is this same Rust tokenizer, so this class drives it the way transformers does (truncation with
 stride, overflowing windows, offsets, sequence ids) and answers the calls the reader and the
-embedder make with the same numbers; ``tests/answer/test_reader.py`` compares the two.
+embedder make with the same numbers; ``tests/answer/reader/test_reader.py`` compares the two.
 """
 
 from __future__ import annotations

@@ -2,17 +2,14 @@
 `qa train-reader --teacher` trains a tiny BERT student from a tiny byte-level-BPE RoBERTa teacher."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qa.training.distill import TeacherTargets, distill_loss, soft_targets, student_positions
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "answer"))
-from test_train import CONTEXT, _squad  # noqa: E402
-from tiny_readers import build  # noqa: E402  (tiny random QA models, tokenizers trained on the spot)
+from test_train import CONTEXT, _squad
+from helpers.tiny_readers import build  # (tiny random QA models, tokenizers trained on the spot)
 
 TEXT = "Paris lies on the Seine."
 # The student's context tokens (BERT-uncased style) at window positions 5..11, and the teacher's

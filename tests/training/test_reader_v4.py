@@ -3,17 +3,14 @@ teacher, scores, distilled student, int8 check, report; a run cut between stages
 pieces that carry bases and data to the machine put themselves back together."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from qa.training.mixture import is_held_out
 from qa.training.reader_v4 import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "answer"))
-from test_train import CONTEXT, _squad  # noqa: E402
-from tiny_readers import build  # noqa: E402
+from test_train import CONTEXT, _squad
+from helpers.tiny_readers import build
 
 TINY = "--epochs 1 --batch-size 2 --max-length 48 --stride 16 --threads 1 --precision fp32 --eval-every 0"
 

@@ -123,11 +123,9 @@ def test_train_reader_base_mpnet_without_the_packages_is_a_usage_error(tmp_path,
 def test_train_reader_base_mpnet_trains_from_the_unzipped_base_and_records_the_package(tmp_path, monkeypatch):
     """The base as recorded names the packages, not this machine's cache folder."""
     import json
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "answer"))
     from test_train import CONTEXT, _squad
-    from tiny_readers import build
+    from helpers.tiny_readers import build
 
     from qa.training.reader import main
 

@@ -35,7 +35,7 @@ about Title" (+0.17, +33 worse); "... of Title?" after a question with no pronou
 +177 worse), or "the X" -> "the X of Title" there (+0.4, +131 worse). Every way found past 51 BLEU
 costs more than the 5% of worse rewrites the target allows (docs/evaluation.md). "and China?" and a
 bare "Why?" occur in 8 of CANARD dev's 3,430 questions, so those rules are held to the unit tests
-(``tests/answer/test_conversation.py``) rather than to a CANARD number.
+(``tests/answer/followups/test_conversation.py``) rather than to a CANARD number.
 
 Hand-written rather than a parser: the only English parsers on PyPI that run offline need model
 packages that PyPI does not carry (spaCy's, Stanza's), and a question is short enough that its

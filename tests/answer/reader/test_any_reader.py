@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_readers import ARCHITECTURES, build, legacy_copy
+from helpers.tiny_readers import ARCHITECTURES, build, legacy_copy
 
 ARTICLES = [
     ("Karachi airport bombing",
