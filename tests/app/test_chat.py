@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import pytest
 from conftest import CORPUS, LIVE_CORPUS, ROOT, SEED_FILE, SEED_TITLE
+from helpers.ports import free_port
 
 from qa.app.handlers import EMPTY_QUESTION, make_filters
 from qa.app.render import escape, render, source_link
@@ -364,12 +365,6 @@ def test_the_running_chat_answers_from_an_index_another_process_updated(seed_set
 # --- in the browser ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
@@ -407,7 +402,7 @@ def chat_server(tmp_path_factory, reader_path):
                       "apricots were picked, helped by a mild spring. The growers' association said the crop "
                       "would be sold in Lahore and Dubai."}
     (corpus / "wire.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     index_dir = tmp_path_factory.mktemp("chat-index")
     uploads = tmp_path_factory.mktemp("chat-data") / "uploads"
     env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(index_dir), "QA_UPLOADS": str(uploads),

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 QUESTIONS = [
@@ -31,12 +33,6 @@ QUESTIONS = [
     "Which ministries did not respond to requests for comment?",
     "Who was targeted in the bombing near Karachi airport?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)

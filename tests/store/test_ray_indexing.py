@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import CORPUS, ROOT, need_shared
+from helpers.ports import free_port
 
 ray = pytest.importorskip("ray")
 
@@ -85,12 +85,6 @@ def duplicates_and_skips(folder: Path) -> list[Path]:
     (folder / "empty.md").write_text("   \n", encoding="utf-8")
     (folder / "notes.docx").write_bytes(b"PK\x03\x04")
     return [folder, folder / "notes.docx"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------------------------
