@@ -42,8 +42,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _strip_span(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    start, end = trimmed(text, start, end)
+    return [(start, end)] if end > start else []
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` without whitespace at either edge, as offsets (start == end: only whitespace)."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
-    return [(start, end)] if end > start else []
+    return start, end

@@ -19,6 +19,7 @@ import numpy as np
 
 from qa.answer.reader.decode import SpanCandidate, confidence, decode
 from qa.answer.reader.folder import check_qa_folder, usable_positions, uses_token_types, window_settings
+from qa.text.sentences import trimmed
 from qa.util.onnx import READER_RUNTIMES, Runtime, auto_reader_runtime, check_runtime, load_model
 
 log = logging.getLogger(__name__)
@@ -196,12 +197,7 @@ def strip_spans(cands: list[SpanCandidate], texts: list[str]) -> list[SpanCandid
     tokens ("▁plan", "Ġplan") may carry the space before a word in their offsets."""
     out = []
     for c in cands:
-        text = texts[c.passage]
-        start, end = c.start, c.end
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
+        start, end = trimmed(texts[c.passage], c.start, c.end)
         if start < end:
             out.append(c if (start, end) == (c.start, c.end) else replace(c, start=start, end=end))
     return out
